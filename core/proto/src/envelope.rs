@@ -1,0 +1,399 @@
+//! The versioned object envelope: the single ciphertext format for every clinical object.
+//!
+//! An envelope is a fixed 124-byte header followed by a chunked AEAD body ([`crate::stream`]).
+//! The header names what the ciphertext is (tenant, object, version, kind) and carries the
+//! object version's fresh content key (CEK) wrapped under the tenant key of a given epoch.
+//! The identity prefix is bound as associated data into the CEK wrap and into every chunk, so
+//! an envelope cannot be replayed as another object, tenant, version or kind. The key epoch and
+//! the wrapped CEK are *not* bound into the chunks: rotating the tenant key rewrites the header
+//! only ([`Header::rewrap`]) and never re-encrypts a photo.
+//!
+//! ```text
+//! offset len  field
+//!      0   4  magic "WARD"
+//!      4   1  format version (1)
+//!      5   1  kind
+//!      6   2  flags (0; reserved)
+//!      8  16  tenant id
+//!     24  16  object id
+//!     40  16  version id          -- bytes 0..56: identity, AAD of every chunk
+//!     56   4  tenant key epoch (big endian)
+//!     60   4  chunk size (big endian)   -- bytes 0..64: AAD of the CEK wrap
+//!     64  12  CEK wrap nonce (random)
+//!     76  48  wrapped CEK (32 + 16 tag)
+//!    124   …  chunks: ciphertext + 16-byte tag each
+//! ```
+
+use ring::aead::{Aad, NONCE_LEN, Nonce};
+use zeroize::Zeroizing;
+
+use crate::ids::{ObjectId, TenantId, VersionId};
+use crate::keys::{ContentKey, KEY_LEN, RandomError, SymmetricKey, TenantKey, fill_random};
+use crate::stream::{
+    ChunkOpener, ChunkSealer, DEFAULT_CHUNK_SIZE, Layout, PartsReader, STREAM_AAD_LEN,
+    StreamError, TAG_LEN,
+};
+
+/// Magic bytes that open every envelope.
+pub const MAGIC: [u8; 4] = *b"WARD";
+/// The envelope format version this code writes. Readers keep accepting every older version.
+pub const FORMAT_V1: u8 = 1;
+/// Length of the envelope header.
+pub const HEADER_LEN: usize = 124;
+const WRAP_AAD_LEN: usize = 64;
+const WRAPPED_LEN: usize = KEY_LEN + TAG_LEN;
+
+/// What an envelope holds. The numeric values are part of the wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum Kind {
+    /// A client (patient) record: identity and demographics.
+    Client = 1,
+    /// One version of a clinical note or addendum.
+    Note = 2,
+    /// A photo's metadata (caption, body area, consent reference).
+    PhotoMeta = 3,
+    /// A photo's image bytes.
+    PhotoContent = 4,
+    /// A photo's thumbnail image.
+    Thumbnail = 5,
+    /// A consent record.
+    Consent = 6,
+}
+
+impl Kind {
+    /// Every kind, for iteration in tests and schema checks.
+    pub const ALL: [Kind; 6] = [
+        Kind::Client,
+        Kind::Note,
+        Kind::PhotoMeta,
+        Kind::PhotoContent,
+        Kind::Thumbnail,
+        Kind::Consent,
+    ];
+
+    /// Parses the wire value.
+    pub fn from_u8(v: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| *k as u8 == v)
+    }
+}
+
+/// The identity an envelope is bound to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    /// Owning tenant.
+    pub tenant: TenantId,
+    /// Logical object.
+    pub object: ObjectId,
+    /// Immutable version of that object.
+    pub version: VersionId,
+    /// What the content is.
+    pub kind: Kind,
+}
+
+/// Errors from sealing or opening envelopes.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EnvelopeError {
+    /// Fewer bytes than a header.
+    #[error("envelope is shorter than its header")]
+    TooShort,
+    /// Not an envelope at all.
+    #[error("not a Ward envelope (bad magic)")]
+    BadMagic,
+    /// Written by a newer app version.
+    #[error("unsupported envelope format version {0}")]
+    UnsupportedFormat(u8),
+    /// Unknown content kind.
+    #[error("unknown envelope kind {0}")]
+    UnknownKind(u8),
+    /// Reserved flags set.
+    #[error("unsupported envelope flags {0:#06x}")]
+    UnsupportedFlags(u16),
+    /// The envelope is valid but belongs to another object (replay or mix-up).
+    #[error("envelope belongs to another object")]
+    Mismatch,
+    /// No tenant key of that epoch is available.
+    #[error("no tenant key for epoch {0}")]
+    NoKeyForEpoch(u32),
+    /// The content key did not unwrap: wrong tenant key, or a tampered header.
+    #[error("content key failed to unwrap (wrong tenant key or tampered header)")]
+    Unwrap,
+    /// The body failed to open.
+    #[error(transparent)]
+    Stream(#[from] StreamError),
+    /// The OS random generator failed.
+    #[error("random number generator failed")]
+    Random,
+}
+
+impl From<RandomError> for EnvelopeError {
+    fn from(_: RandomError) -> Self {
+        EnvelopeError::Random
+    }
+}
+
+/// Something that can hand out tenant keys by epoch.
+pub trait KeyRing {
+    /// The tenant key of `epoch`, if held.
+    fn key(&self, epoch: u32) -> Option<&TenantKey>;
+}
+
+impl KeyRing for TenantKey {
+    fn key(&self, epoch: u32) -> Option<&TenantKey> {
+        (self.epoch == epoch).then_some(self)
+    }
+}
+
+impl KeyRing for [TenantKey] {
+    fn key(&self, epoch: u32) -> Option<&TenantKey> {
+        self.iter().find(|k| k.epoch == epoch)
+    }
+}
+
+impl KeyRing for Vec<TenantKey> {
+    fn key(&self, epoch: u32) -> Option<&TenantKey> {
+        self.as_slice().key(epoch)
+    }
+}
+
+/// A parsed envelope header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Format version it was written with.
+    pub format: u8,
+    /// The identity it is bound to.
+    pub object: ObjectRef,
+    /// Tenant key epoch that wraps the content key.
+    pub epoch: u32,
+    /// Plaintext bytes per chunk.
+    pub chunk_size: u32,
+    wrap_nonce: [u8; NONCE_LEN],
+    wrapped_cek: [u8; WRAPPED_LEN],
+}
+
+impl Header {
+    /// Parses (without decrypting) the header at the start of `bytes`.
+    pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
+        let h: &[u8; HEADER_LEN] =
+            bytes.get(..HEADER_LEN).and_then(|s| s.try_into().ok()).ok_or(EnvelopeError::TooShort)?;
+        if h[0..4] != MAGIC {
+            return Err(EnvelopeError::BadMagic);
+        }
+        if h[4] != FORMAT_V1 {
+            return Err(EnvelopeError::UnsupportedFormat(h[4]));
+        }
+        let kind = Kind::from_u8(h[5]).ok_or(EnvelopeError::UnknownKind(h[5]))?;
+        let flags = u16::from_be_bytes([h[6], h[7]]);
+        if flags != 0 {
+            return Err(EnvelopeError::UnsupportedFlags(flags));
+        }
+        let id16 = |at: usize| -> [u8; 16] {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&h[at..at + 16]);
+            a
+        };
+        let mut wrap_nonce = [0u8; NONCE_LEN];
+        wrap_nonce.copy_from_slice(&h[64..76]);
+        let mut wrapped_cek = [0u8; WRAPPED_LEN];
+        wrapped_cek.copy_from_slice(&h[76..124]);
+        Ok(Self {
+            format: h[4],
+            object: ObjectRef {
+                tenant: TenantId::from_bytes(id16(8)),
+                object: ObjectId::from_bytes(id16(24)),
+                version: VersionId::from_bytes(id16(40)),
+                kind,
+            },
+            epoch: u32::from_be_bytes([h[56], h[57], h[58], h[59]]),
+            chunk_size: u32::from_be_bytes([h[60], h[61], h[62], h[63]]),
+            wrap_nonce,
+            wrapped_cek,
+        })
+    }
+
+    /// The header's wire bytes.
+    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
+        let mut h = [0u8; HEADER_LEN];
+        h[..WRAP_AAD_LEN].copy_from_slice(&self.wrap_aad());
+        h[64..76].copy_from_slice(&self.wrap_nonce);
+        h[76..124].copy_from_slice(&self.wrapped_cek);
+        h
+    }
+
+    fn identity(&self) -> [u8; STREAM_AAD_LEN] {
+        let mut a = [0u8; STREAM_AAD_LEN];
+        a[0..4].copy_from_slice(&MAGIC);
+        a[4] = self.format;
+        a[5] = self.object.kind as u8;
+        // a[6..8]: flags, always zero in format 1.
+        a[8..24].copy_from_slice(self.object.tenant.as_bytes());
+        a[24..40].copy_from_slice(self.object.object.as_bytes());
+        a[40..56].copy_from_slice(self.object.version.as_bytes());
+        a
+    }
+
+    fn wrap_aad(&self) -> [u8; WRAP_AAD_LEN] {
+        let mut a = [0u8; WRAP_AAD_LEN];
+        a[..STREAM_AAD_LEN].copy_from_slice(&self.identity());
+        a[56..60].copy_from_slice(&self.epoch.to_be_bytes());
+        a[60..64].copy_from_slice(&self.chunk_size.to_be_bytes());
+        a
+    }
+
+    /// A header for a new object version with a fresh content key wrapped under `tenant_key`.
+    fn new_sealed(
+        object: ObjectRef,
+        tenant_key: &TenantKey,
+        chunk_size: u32,
+    ) -> Result<(Self, ContentKey), EnvelopeError> {
+        let cek = ContentKey::generate()?;
+        let mut header = Self {
+            format: FORMAT_V1,
+            object,
+            epoch: tenant_key.epoch,
+            chunk_size,
+            wrap_nonce: [0; NONCE_LEN],
+            wrapped_cek: [0; WRAPPED_LEN],
+        };
+        header.wrap(&cek, tenant_key)?;
+        Ok((header, cek))
+    }
+
+    fn wrap(&mut self, cek: &ContentKey, tenant_key: &TenantKey) -> Result<(), EnvelopeError> {
+        self.epoch = tenant_key.epoch;
+        fill_random(&mut self.wrap_nonce)?;
+        let mut buf = [0u8; WRAPPED_LEN];
+        buf[..KEY_LEN].copy_from_slice(cek.0.expose_secret());
+        let key = tenant_key.key.aead().map_err(|_| EnvelopeError::Unwrap)?;
+        let tag = key
+            .seal_in_place_separate_tag(
+                Nonce::assume_unique_for_key(self.wrap_nonce),
+                Aad::from(self.wrap_aad()),
+                &mut buf[..KEY_LEN],
+            )
+            .map_err(|_| EnvelopeError::Unwrap)?;
+        buf[KEY_LEN..].copy_from_slice(tag.as_ref());
+        self.wrapped_cek = buf;
+        Ok(())
+    }
+
+    fn unwrap_cek(&self, keys: &(impl KeyRing + ?Sized)) -> Result<ContentKey, EnvelopeError> {
+        let tenant_key = keys.key(self.epoch).ok_or(EnvelopeError::NoKeyForEpoch(self.epoch))?;
+        let key = tenant_key.key.aead().map_err(|_| EnvelopeError::Unwrap)?;
+        let mut buf = Zeroizing::new(self.wrapped_cek);
+        let plain = key
+            .open_in_place(
+                Nonce::assume_unique_for_key(self.wrap_nonce),
+                Aad::from(self.wrap_aad()),
+                buf.as_mut(),
+            )
+            .map_err(|_| EnvelopeError::Unwrap)?;
+        let cek = SymmetricKey::from_slice(plain).ok_or(EnvelopeError::Unwrap)?;
+        Ok(ContentKey(cek))
+    }
+
+    /// Re-wraps the content key under another tenant key (rotation). Only the header changes;
+    /// the body stays byte-for-byte the same.
+    pub fn rewrap(
+        &self,
+        old: &(impl KeyRing + ?Sized),
+        new: &TenantKey,
+    ) -> Result<Header, EnvelopeError> {
+        let cek = self.unwrap_cek(old)?;
+        let mut h = self.clone();
+        h.wrap(&cek, new)?;
+        Ok(h)
+    }
+
+    fn check(&self, expected: &ObjectRef) -> Result<(), EnvelopeError> {
+        if &self.object == expected { Ok(()) } else { Err(EnvelopeError::Mismatch) }
+    }
+
+    /// Starts opening the body that follows this header, after checking it is `expected`.
+    pub fn opener(
+        &self,
+        expected: &ObjectRef,
+        keys: &(impl KeyRing + ?Sized),
+        body_len: u64,
+    ) -> Result<ChunkOpener, EnvelopeError> {
+        self.check(expected)?;
+        let layout = Layout::for_body(body_len, self.chunk_size)?;
+        let cek = self.unwrap_cek(keys)?;
+        Ok(ChunkOpener::new(&cek, self.identity(), layout)?)
+    }
+}
+
+/// Starts a streamed envelope (photos): returns the header to write first and the sealer for
+/// the chunks that follow it.
+pub fn begin_stream(
+    object: ObjectRef,
+    tenant_key: &TenantKey,
+    chunk_size: u32,
+) -> Result<(Header, ChunkSealer), EnvelopeError> {
+    let (header, cek) = Header::new_sealed(object, tenant_key, chunk_size)?;
+    let sealer = ChunkSealer::new(&cek, header.identity())?;
+    Ok((header, sealer))
+}
+
+/// In-memory sealing and opening, for small objects (notes, clients, thumbnails).
+#[derive(Debug)]
+pub struct Envelope;
+
+impl Envelope {
+    /// Seals `plaintext` as a new envelope for `object`, with a fresh content key.
+    pub fn seal(
+        object: ObjectRef,
+        tenant_key: &TenantKey,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        Self::seal_parts(object, tenant_key, &[plaintext], DEFAULT_CHUNK_SIZE)
+    }
+
+    /// Seals the concatenation of `parts` (no intermediate copy of the whole plaintext).
+    pub fn seal_parts(
+        object: ObjectRef,
+        tenant_key: &TenantKey,
+        parts: &[&[u8]],
+        chunk_size: u32,
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        let (header, mut sealer) = begin_stream(object, tenant_key, chunk_size)?;
+        let mut reader = PartsReader::new(parts);
+        let layout = Layout::for_plaintext(reader.total_len(), chunk_size);
+        let body_len = usize::try_from(layout.body_len).map_err(|_| StreamError::BufferSize)?;
+        let mut out = vec![0u8; HEADER_LEN + body_len];
+        out[..HEADER_LEN].copy_from_slice(&header.to_bytes());
+        for index in 0..layout.chunks {
+            let r = layout.chunk_range(index)?;
+            let (start, end) = (HEADER_LEN + r.start as usize, HEADER_LEN + r.end as usize);
+            let chunk = &mut out[start..end];
+            let plain_len = chunk.len() - TAG_LEN;
+            reader.fill(&mut chunk[..plain_len]);
+            sealer.seal_next(chunk, layout.is_last(index))?;
+        }
+        Ok(out)
+    }
+
+    /// Opens an in-memory envelope that must be `expected`, returning its plaintext.
+    pub fn open(
+        expected: &ObjectRef,
+        keys: &(impl KeyRing + ?Sized),
+        envelope: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        let header = Header::parse(envelope)?;
+        let body = &envelope[HEADER_LEN..];
+        let opener = header.opener(expected, keys, body.len() as u64)?;
+        let layout = opener.layout();
+        let mut plain = Vec::with_capacity(usize::try_from(layout.plaintext_len()).unwrap_or(0));
+        let mut buf = Vec::new();
+        for index in 0..layout.chunks {
+            let r = layout.chunk_range(index)?;
+            buf.clear();
+            buf.extend_from_slice(&body[r.start as usize..r.end as usize]);
+            plain.extend_from_slice(opener.open(index, &mut buf)?);
+        }
+        Ok(plain)
+    }
+}
+
+#[cfg(test)]
+mod tests;

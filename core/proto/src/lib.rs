@@ -1,0 +1,16 @@
+//! Ward's wire formats, shared by the phone core (`ward-core`) and the backend.
+//!
+//! The most important item here is the [`envelope`]: the one ciphertext format that a capture
+//! writes to the phone's vault and that is later uploaded unchanged to the cloud. Keeping it in
+//! a small crate of its own lets the backend validate envelope headers (tenant, object, version,
+//! kind) without pulling in the phone's storage or FFI code, and guarantees both sides agree on
+//! the bytes.
+
+pub mod envelope;
+pub mod ids;
+pub mod keys;
+pub mod stream;
+
+pub use envelope::{Envelope, EnvelopeError, Header, Kind, ObjectRef};
+pub use ids::{DeviceId, ObjectId, TenantId, VersionId};
+pub use keys::{ContentKey, SymmetricKey, TenantKey};
