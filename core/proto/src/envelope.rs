@@ -30,8 +30,8 @@ use zeroize::Zeroizing;
 use crate::ids::{ObjectId, TenantId, VersionId};
 use crate::keys::{ContentKey, KEY_LEN, RandomError, SymmetricKey, TenantKey, fill_random};
 use crate::stream::{
-    ChunkOpener, ChunkSealer, DEFAULT_CHUNK_SIZE, Layout, PartsReader, STREAM_AAD_LEN,
-    StreamError, TAG_LEN,
+    ChunkOpener, ChunkSealer, DEFAULT_CHUNK_SIZE, Layout, PartsReader, STREAM_AAD_LEN, StreamError,
+    TAG_LEN,
 };
 
 /// Magic bytes that open every envelope.
@@ -174,8 +174,10 @@ pub struct Header {
 impl Header {
     /// Parses (without decrypting) the header at the start of `bytes`.
     pub fn parse(bytes: &[u8]) -> Result<Self, EnvelopeError> {
-        let h: &[u8; HEADER_LEN] =
-            bytes.get(..HEADER_LEN).and_then(|s| s.try_into().ok()).ok_or(EnvelopeError::TooShort)?;
+        let h: &[u8; HEADER_LEN] = bytes
+            .get(..HEADER_LEN)
+            .and_then(|s| s.try_into().ok())
+            .ok_or(EnvelopeError::TooShort)?;
         if h[0..4] != MAGIC {
             return Err(EnvelopeError::BadMagic);
         }
@@ -278,7 +280,9 @@ impl Header {
     }
 
     fn unwrap_cek(&self, keys: &(impl KeyRing + ?Sized)) -> Result<ContentKey, EnvelopeError> {
-        let tenant_key = keys.key(self.epoch).ok_or(EnvelopeError::NoKeyForEpoch(self.epoch))?;
+        let tenant_key = keys
+            .key(self.epoch)
+            .ok_or(EnvelopeError::NoKeyForEpoch(self.epoch))?;
         let key = tenant_key.key.aead().map_err(|_| EnvelopeError::Unwrap)?;
         let mut buf = Zeroizing::new(self.wrapped_cek);
         let plain = key
@@ -306,7 +310,11 @@ impl Header {
     }
 
     fn check(&self, expected: &ObjectRef) -> Result<(), EnvelopeError> {
-        if &self.object == expected { Ok(()) } else { Err(EnvelopeError::Mismatch) }
+        if &self.object == expected {
+            Ok(())
+        } else {
+            Err(EnvelopeError::Mismatch)
+        }
     }
 
     /// Starts opening the body that follows this header, after checking it is `expected`.

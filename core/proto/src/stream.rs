@@ -76,7 +76,11 @@ impl Layout {
     pub fn for_plaintext(plaintext_len: u64, chunk_size: u32) -> Self {
         let cs = u64::from(chunk_size.max(1));
         let chunks = plaintext_len.div_ceil(cs).max(1);
-        Self { chunk_size, chunks, body_len: plaintext_len + chunks * TAG_LEN as u64 }
+        Self {
+            chunk_size,
+            chunks,
+            body_len: plaintext_len + chunks * TAG_LEN as u64,
+        }
     }
 
     /// Layout of a sealed body of `body_len` bytes, or an error if no stream has that length.
@@ -98,7 +102,11 @@ impl Layout {
         if last == TAG_LEN as u64 && chunks > 1 {
             return Err(StreamError::BadLength);
         }
-        Ok(Self { chunk_size, chunks, body_len })
+        Ok(Self {
+            chunk_size,
+            chunks,
+            body_len,
+        })
     }
 
     /// Plaintext length this stream decrypts to.
@@ -134,7 +142,12 @@ pub struct ChunkSealer {
 
 impl ChunkSealer {
     pub(crate) fn new(cek: &ContentKey, aad: [u8; STREAM_AAD_LEN]) -> Result<Self, StreamError> {
-        Ok(Self { key: cek.0.aead().map_err(|_| StreamError::Key)?, aad, next: 0, finished: false })
+        Ok(Self {
+            key: cek.0.aead().map_err(|_| StreamError::Key)?,
+            aad,
+            next: 0,
+            finished: false,
+        })
     }
 
     /// Seals the next chunk in place. `buf` holds the plaintext followed by `TAG_LEN` spare
@@ -170,7 +183,11 @@ impl ChunkOpener {
         aad: [u8; STREAM_AAD_LEN],
         layout: Layout,
     ) -> Result<Self, StreamError> {
-        Ok(Self { key: cek.0.aead().map_err(|_| StreamError::Key)?, aad, layout })
+        Ok(Self {
+            key: cek.0.aead().map_err(|_| StreamError::Key)?,
+            aad,
+            layout,
+        })
     }
 
     /// The stream's geometry.
@@ -203,7 +220,11 @@ pub struct PartsReader<'a> {
 impl<'a> PartsReader<'a> {
     /// A reader over `parts` in order.
     pub fn new(parts: &'a [&'a [u8]]) -> Self {
-        Self { parts, part: 0, offset: 0 }
+        Self {
+            parts,
+            part: 0,
+            offset: 0,
+        }
     }
 
     /// Total length of all parts.
@@ -215,7 +236,9 @@ impl<'a> PartsReader<'a> {
     pub fn fill(&mut self, dst: &mut [u8]) -> usize {
         let mut written = 0;
         while written < dst.len() {
-            let Some(part) = self.parts.get(self.part) else { break };
+            let Some(part) = self.parts.get(self.part) else {
+                break;
+            };
             let rest = part.get(self.offset..).unwrap_or_default();
             if rest.is_empty() {
                 self.part += 1;

@@ -59,10 +59,22 @@ fn same_plaintext_never_gives_same_ciphertext() {
 fn replay_as_another_object_is_refused() {
     let (o, k, _, e) = sealed(100);
     for other in [
-        ObjectRef { object: ObjectId::random(), ..o },
-        ObjectRef { version: VersionId::random(), ..o },
-        ObjectRef { tenant: TenantId::random(), ..o },
-        ObjectRef { kind: Kind::Note, ..o },
+        ObjectRef {
+            object: ObjectId::random(),
+            ..o
+        },
+        ObjectRef {
+            version: VersionId::random(),
+            ..o
+        },
+        ObjectRef {
+            tenant: TenantId::random(),
+            ..o
+        },
+        ObjectRef {
+            kind: Kind::Note,
+            ..o
+        },
     ] {
         assert_eq!(Envelope::open(&other, &k, &e), Err(EnvelopeError::Mismatch));
     }
@@ -74,13 +86,25 @@ fn relabelled_header_fails_authentication() {
     let (o, k, _, mut e) = sealed(100);
     let target = ObjectId::random();
     e[24..40].copy_from_slice(target.as_bytes());
-    let expected = ObjectRef { object: target, ..o };
-    assert_eq!(Envelope::open(&expected, &k, &e), Err(EnvelopeError::Unwrap));
+    let expected = ObjectRef {
+        object: target,
+        ..o
+    };
+    assert_eq!(
+        Envelope::open(&expected, &k, &e),
+        Err(EnvelopeError::Unwrap)
+    );
     // Relabelling the kind too.
     let (o, k, _, mut e) = sealed(100);
     e[5] = Kind::Thumbnail as u8;
-    let expected = ObjectRef { kind: Kind::Thumbnail, ..o };
-    assert_eq!(Envelope::open(&expected, &k, &e), Err(EnvelopeError::Unwrap));
+    let expected = ObjectRef {
+        kind: Kind::Thumbnail,
+        ..o
+    };
+    assert_eq!(
+        Envelope::open(&expected, &k, &e),
+        Err(EnvelopeError::Unwrap)
+    );
 }
 
 #[test]
@@ -99,16 +123,25 @@ fn wrong_or_missing_tenant_key() {
 #[test]
 fn header_errors_are_typed() {
     let (o, k, _, e) = sealed(10);
-    assert_eq!(Envelope::open(&o, &k, &e[..50]), Err(EnvelopeError::TooShort));
+    assert_eq!(
+        Envelope::open(&o, &k, &e[..50]),
+        Err(EnvelopeError::TooShort)
+    );
     let mut bad = e.clone();
     bad[0] = b'X';
     assert_eq!(Envelope::open(&o, &k, &bad), Err(EnvelopeError::BadMagic));
     let mut bad = e.clone();
     bad[4] = 9;
-    assert_eq!(Envelope::open(&o, &k, &bad), Err(EnvelopeError::UnsupportedFormat(9)));
+    assert_eq!(
+        Envelope::open(&o, &k, &bad),
+        Err(EnvelopeError::UnsupportedFormat(9))
+    );
     let mut bad = e.clone();
     bad[5] = 200;
-    assert_eq!(Envelope::open(&o, &k, &bad), Err(EnvelopeError::UnknownKind(200)));
+    assert_eq!(
+        Envelope::open(&o, &k, &bad),
+        Err(EnvelopeError::UnknownKind(200))
+    );
 }
 
 #[test]
@@ -154,7 +187,9 @@ fn truncation_at_chunk_boundary_and_appending_are_detected() {
 fn random_access_to_one_chunk() {
     let (o, k, p, e) = sealed(5 * 1024 + 100);
     let header = Header::parse(&e).unwrap();
-    let opener = header.opener(&o, &k, (e.len() - HEADER_LEN) as u64).unwrap();
+    let opener = header
+        .opener(&o, &k, (e.len() - HEADER_LEN) as u64)
+        .unwrap();
     for index in [3u64, 0, 5] {
         let r = opener.layout().chunk_range(index).unwrap();
         let mut buf = e[HEADER_LEN + r.start as usize..HEADER_LEN + r.end as usize].to_vec();
@@ -178,7 +213,10 @@ fn rotation_rewraps_header_only() {
     rotated.extend_from_slice(&e[HEADER_LEN..]);
     assert_eq!(&rotated[HEADER_LEN..], &e[HEADER_LEN..], "body untouched");
     assert_eq!(Envelope::open(&o, &k2, &rotated).unwrap(), p);
-    assert_eq!(Envelope::open(&o, &k1, &rotated), Err(EnvelopeError::NoKeyForEpoch(2)));
+    assert_eq!(
+        Envelope::open(&o, &k1, &rotated),
+        Err(EnvelopeError::NoKeyForEpoch(2))
+    );
     // A forged header claiming epoch 1 with the new wrap does not open under key 1.
     let mut forged = rotated.clone();
     forged[56..60].copy_from_slice(&1u32.to_be_bytes());
@@ -198,7 +236,11 @@ fn layout_rejects_impossible_lengths() {
     assert_eq!(Layout::for_body(15, CS), Err(StreamError::BadLength));
     assert!(Layout::for_body(16, CS).is_ok());
     assert_eq!(Layout::for_body(1040 + 5, CS), Err(StreamError::BadLength));
-    assert_eq!(Layout::for_body(100, 16), Err(StreamError::BadLength), "chunk too small");
+    assert_eq!(
+        Layout::for_body(100, 16),
+        Err(StreamError::BadLength),
+        "chunk too small"
+    );
 }
 
 proptest! {

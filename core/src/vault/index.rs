@@ -1,0 +1,196 @@
+//! The unlocked vault's in-memory view of its records: decrypted once at unlock, dropped
+//! (and scrubbed) at lock.
+//!
+//! Every object keeps all its versions with their parent links. The *heads* of an object are
+//! the versions no other version names as parent: one head is the normal case, two or more is
+//! a conflict (concurrent edits on two devices) that is surfaced, never resolved silently.
+//! Search runs over lower-cased copies of client names and note texts built at unlock, which is
+//! what keeps a search of 10k notes well under 50 ms without any plaintext index on disk.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ward_proto::{Kind, ObjectId, VersionId};
+use zeroize::Zeroize;
+
+use crate::domain::records::{
+    ClientRecord, ConsentRecord, NoteBodyRecord, NoteRecord, PhotoRecord,
+};
+
+/// One decrypted version (or the reason it could not be decrypted).
+#[derive(Debug)]
+pub struct VersionEntry<R> {
+    /// Version id.
+    pub version: VersionId,
+    /// Previous version, if any.
+    pub parent: Option<VersionId>,
+    /// When written.
+    pub created_at_ms: i64,
+    /// The record, or why it is unreadable.
+    pub record: Result<R, String>,
+    /// Lower-cased searchable text (client names, note bodies), empty otherwise.
+    pub search: String,
+}
+
+/// All versions of one object.
+#[derive(Debug)]
+pub struct Versions<R> {
+    /// Versions in insertion order.
+    pub all: Vec<VersionEntry<R>>,
+}
+
+impl<R> Default for Versions<R> {
+    fn default() -> Self {
+        Self { all: Vec::new() }
+    }
+}
+
+impl<R> Versions<R> {
+    /// Versions no other version descends from, newest first.
+    pub fn heads(&self) -> Vec<&VersionEntry<R>> {
+        let mut heads: Vec<&VersionEntry<R>> = self
+            .all
+            .iter()
+            .filter(|v| !self.all.iter().any(|o| o.parent == Some(v.version)))
+            .collect();
+        heads.sort_by_key(|v| std::cmp::Reverse(v.created_at_ms));
+        heads
+    }
+
+    /// The current version: the newest head.
+    pub fn current(&self) -> Option<&VersionEntry<R>> {
+        self.heads().into_iter().next()
+    }
+
+    /// A version by id.
+    pub fn get(&self, version: VersionId) -> Option<&VersionEntry<R>> {
+        self.all.iter().find(|v| v.version == version)
+    }
+}
+
+/// The decrypted records of an unlocked vault.
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Clients.
+    pub clients: BTreeMap<ObjectId, Versions<ClientRecord>>,
+    /// Notes and addenda.
+    pub notes: HashMap<ObjectId, Versions<NoteRecord>>,
+    /// Photos' metadata.
+    pub photos: HashMap<ObjectId, Versions<PhotoRecord>>,
+    /// Consents.
+    pub consents: HashMap<ObjectId, Versions<ConsentRecord>>,
+}
+
+/// Raw row of an object version for [`Index::insert`].
+#[derive(Debug)]
+pub struct Row {
+    /// Object.
+    pub object: ObjectId,
+    /// Version.
+    pub version: VersionId,
+    /// Kind.
+    pub kind: Kind,
+    /// Parent version.
+    pub parent: Option<VersionId>,
+    /// Creation time.
+    pub created_at_ms: i64,
+}
+
+fn entry<R>(row: &Row, record: Result<R, String>, search: String) -> VersionEntry<R> {
+    VersionEntry {
+        version: row.version,
+        parent: row.parent,
+        created_at_ms: row.created_at_ms,
+        record,
+        search,
+    }
+}
+
+impl Index {
+    /// Adds one decrypted version (or a decryption failure) to the index.
+    pub fn insert(&mut self, row: &Row, plaintext: Result<&[u8], String>) {
+        fn parse<R: serde::de::DeserializeOwned>(p: Result<&[u8], String>) -> Result<R, String> {
+            p.and_then(|b| serde_json::from_slice(b).map_err(|e| format!("unreadable record: {e}")))
+        }
+        match row.kind {
+            Kind::Client => {
+                let rec: Result<ClientRecord, _> = parse(plaintext);
+                let search = rec
+                    .as_ref()
+                    .map(|c| c.display_name.to_lowercase())
+                    .unwrap_or_default();
+                let e = entry(row, rec, search);
+                self.clients.entry(row.object).or_default().all.push(e);
+            }
+            Kind::Note => {
+                let rec: Result<NoteRecord, _> = parse(plaintext);
+                let search = rec
+                    .as_ref()
+                    .map(|n| n.body.search_text().to_lowercase())
+                    .unwrap_or_default();
+                let e = entry(row, rec, search);
+                self.notes.entry(row.object).or_default().all.push(e);
+            }
+            Kind::PhotoMeta => {
+                let e = entry(row, parse(plaintext), String::new());
+                self.photos.entry(row.object).or_default().all.push(e);
+            }
+            Kind::Consent => {
+                let e = entry(row, parse(plaintext), String::new());
+                self.consents.entry(row.object).or_default().all.push(e);
+            }
+            Kind::PhotoContent | Kind::Thumbnail => {}
+        }
+    }
+}
+
+fn scrub_opt(s: &mut Option<String>) {
+    if let Some(s) = s.as_mut() {
+        s.zeroize();
+    }
+}
+
+fn scrub<R>(versions: &mut Versions<R>, f: impl Fn(&mut R)) {
+    for v in &mut versions.all {
+        v.search.zeroize();
+        if let Ok(r) = v.record.as_mut() {
+            f(r);
+        }
+    }
+}
+
+impl Drop for Index {
+    fn drop(&mut self) {
+        for v in self.clients.values_mut() {
+            scrub(v, |c| {
+                c.display_name.zeroize();
+                scrub_opt(&mut c.date_of_birth);
+                scrub_opt(&mut c.external_ref);
+            });
+        }
+        for v in self.notes.values_mut() {
+            scrub(v, |n| match &mut n.body {
+                NoteBodyRecord::Text { text } => text.zeroize(),
+                NoteBodyRecord::Soap {
+                    subjective,
+                    objective,
+                    assessment,
+                    plan,
+                } => {
+                    for s in [subjective, objective, assessment, plan] {
+                        s.zeroize();
+                    }
+                }
+            });
+        }
+        for v in self.photos.values_mut() {
+            scrub(v, |p| {
+                p.caption.zeroize();
+                scrub_opt(&mut p.body_area);
+                scrub_opt(&mut p.series_label);
+            });
+        }
+        for v in self.consents.values_mut() {
+            scrub(v, |c| scrub_opt(&mut c.detail));
+        }
+    }
+}
