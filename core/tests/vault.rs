@@ -1,4 +1,5 @@
 //! Vault lifecycle, clinical record rules, corruption handling and the plaintext scan.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code.
 
 mod common;
 

@@ -1,1 +1,78 @@
-fn main() {}
+//! `cargo xtask`: Ward's build, bindings, test and benchmark tasks, in Rust rather than shell
+//! so they run the same on every machine.
+//!
+//! `cargo xtask test` is the README's "run every test" command and what CI runs: it installs
+//! what it needs (JVM test jars, the Kotlin compiler) into `.tools/`, checks formatting and
+//! lints, runs the Rust test suites, generates the Kotlin and Swift bindings, and runs the
+//! Kotlin JUnit suite on the desktop JVM against the host-built core.
+
+mod kotlin;
+mod tools;
+mod util;
+
+use anyhow::{Result, bail};
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <command>
+
+commands:
+  test        everything CI runs: fmt, clippy, Rust tests, bindings, Kotlin JVM tests
+  rust-test   the Rust test suites only
+  lint        rustfmt --check and clippy -D warnings
+  bindings    generate Kotlin and Swift bindings into target/bindings
+  kotlin-test build the core, generate bindings, compile and run the Kotlin JUnit suite
+  kotlin-bench the Kotlin FFI benchmark only (release build)
+  bench       release benchmarks (core and FFI); prints ratios against baselines
+  demo        a short core demo: create a vault, capture a note and a photo, read back"
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        println!("{}", usage());
+        return Ok(());
+    };
+    match cmd.as_str() {
+        "test" => {
+            lint()?;
+            rust_test()?;
+            kotlin::test()?;
+            println!("xtask: all test suites passed");
+            Ok(())
+        }
+        "rust-test" => rust_test(),
+        "lint" => lint(),
+        "bindings" => kotlin::bindings(util::Profile::Debug).map(|_| ()),
+        "kotlin-test" => kotlin::test(),
+        "kotlin-bench" => kotlin::bench(),
+        "bench" => bench(&args[1..]),
+        "demo" => util::cargo(&["run", "-p", "ward-core", "--example", "demo", "--features", "testkit"]),
+        "-h" | "--help" | "help" => {
+            println!("{}", usage());
+            Ok(())
+        }
+        other => bail!("unknown command '{other}'\n\n{}", usage()),
+    }
+}
+
+fn lint() -> Result<()> {
+    util::cargo(&["fmt", "--all", "--", "--check"])?;
+    util::cargo(&["clippy", "--workspace", "--exclude", "uniffi-bindgen", "--all-targets", "--", "-D", "warnings"])
+}
+
+fn rust_test() -> Result<()> {
+    if util::has_nextest() {
+        util::cargo(&["nextest", "run", "--workspace", "--exclude", "uniffi-bindgen", "--no-fail-fast"])?;
+        // nextest does not run doctests.
+        util::cargo(&["test", "--workspace", "--exclude", "uniffi-bindgen", "--doc"])
+    } else {
+        util::cargo(&["test", "--workspace", "--exclude", "uniffi-bindgen", "--no-fail-fast"])
+    }
+}
+
+fn bench(extra: &[String]) -> Result<()> {
+    let mut args = vec!["run", "--release", "-p", "ward-bench", "--"];
+    args.extend(extra.iter().map(String::as_str));
+    util::cargo(&args)?;
+    kotlin::bench()
+}

@@ -1,6 +1,6 @@
 //! Shared set-up for the core's integration tests: a vault in a temp folder with a software
 //! key store kept beside it (as a platform key store would be, outside the vault folder).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code.
 
 use std::path::PathBuf;
 use std::sync::Arc;

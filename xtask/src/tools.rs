@@ -1,0 +1,179 @@
+//! Installs (idempotently) and locates the JVM tools the Kotlin tasks need: the Kotlin
+//! compiler from npm into `<repo>/.tools/kotlin`, and JNA, JUnit 4 and Hamcrest from Debian
+//! packages into /usr/share/java. A Java 17+ runtime must already be on the PATH.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+use crate::util;
+
+/// The npm package holding the full JetBrains Kotlin distribution (`bin/kotlinc`, `lib/*.jar`).
+const KOTLIN_NPM: &str = "kotlin-compiler";
+/// Its pinned version.
+const KOTLIN_VERSION: &str = "2.4.20";
+/// Debian packages providing the jars below.
+const DEBIAN_PACKAGES: [&str; 3] = ["libjna-java", "junit4", "libhamcrest-java"];
+/// Where Debian puts Java libraries.
+const SYSTEM_JARS: &str = "/usr/share/java";
+
+/// Paths of the installed JVM tools.
+#[derive(Debug, Clone)]
+pub struct Jvm {
+    /// The `kotlinc` launcher script.
+    pub kotlinc: PathBuf,
+    /// The Kotlin standard library (needed at run time).
+    pub kotlin_stdlib: PathBuf,
+    /// JNA (the generated bindings call the core through it).
+    pub jna: PathBuf,
+    /// JUnit 4.
+    pub junit: PathBuf,
+    /// Hamcrest (JUnit 4's matcher dependency).
+    pub hamcrest: PathBuf,
+}
+
+/// Installs whatever is missing and returns where everything is.
+pub fn ensure_jvm() -> Result<Jvm> {
+    check_java()?;
+    let kotlin_home = ensure_kotlin()?;
+    ensure_debian_jars()?;
+    let jars = Path::new(SYSTEM_JARS);
+    Ok(Jvm {
+        kotlinc: kotlin_home.join("bin").join("kotlinc"),
+        kotlin_stdlib: kotlin_home.join("lib").join("kotlin-stdlib.jar"),
+        jna: jars.join("jna.jar"),
+        junit: jars.join("junit4.jar"),
+        hamcrest: find_hamcrest()?.context("hamcrest jar missing after install")?,
+    })
+}
+
+fn check_java() -> Result<()> {
+    let out = Command::new("java").arg("-version").output().context(
+        "`java` not found on PATH: install a JDK 17 or newer (Debian: openjdk-17-jdk-headless)",
+    )?;
+    if !out.status.success() {
+        bail!(
+            "`java -version` failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// `.tools/kotlin/node_modules/kotlin-compiler`, installed with npm when missing or of another
+/// version.
+fn ensure_kotlin() -> Result<PathBuf> {
+    let prefix = util::root().join(".tools").join("kotlin");
+    let home = prefix.join("node_modules").join(KOTLIN_NPM);
+    if kotlin_ready(&home) {
+        return Ok(home);
+    }
+    fs::create_dir_all(&prefix).with_context(|| format!("creating {}", prefix.display()))?;
+    eprintln!(
+        "xtask: installing {KOTLIN_NPM}@{KOTLIN_VERSION} into {}",
+        prefix.display()
+    );
+    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+    util::run(
+        Command::new(npm)
+            .arg("install")
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(["--no-save", "--no-audit", "--no-fund"])
+            .arg(format!("{KOTLIN_NPM}@{KOTLIN_VERSION}")),
+    )
+    .context("installing the Kotlin compiler with npm (is Node.js/npm installed?)")?;
+    if !kotlin_ready(&home) {
+        bail!(
+            "npm installed {KOTLIN_NPM} but {} or its jars are missing",
+            home.join("bin").join("kotlinc").display()
+        );
+    }
+    Ok(home)
+}
+
+fn kotlin_ready(home: &Path) -> bool {
+    let version_ok = fs::read_to_string(home.join("package.json"))
+        .map(|p| p.contains(&format!("\"version\": \"{KOTLIN_VERSION}\"")))
+        .unwrap_or(false);
+    version_ok
+        && home.join("bin").join("kotlinc").is_file()
+        && home.join("lib").join("kotlin-stdlib.jar").is_file()
+}
+
+fn find_hamcrest() -> Result<Option<PathBuf>> {
+    let dir = Path::new(SYSTEM_JARS);
+    for name in ["hamcrest.jar", "hamcrest-core.jar", "hamcrest-all.jar"] {
+        if dir.join(name).is_file() {
+            return Ok(Some(dir.join(name)));
+        }
+    }
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(None);
+    };
+    let mut found: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("listing {}", dir.display()))?
+            .path();
+        let is_hamcrest = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("hamcrest") && n.ends_with(".jar"));
+        if is_hamcrest {
+            found.push(path);
+        }
+    }
+    found.sort();
+    Ok(found.into_iter().next())
+}
+
+fn debian_jars_present() -> Result<bool> {
+    let dir = Path::new(SYSTEM_JARS);
+    Ok(dir.join("jna.jar").is_file()
+        && dir.join("junit4.jar").is_file()
+        && find_hamcrest()?.is_some())
+}
+
+fn ensure_debian_jars() -> Result<()> {
+    if debian_jars_present()? {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing {} with apt-get",
+        DEBIAN_PACKAGES.join(" ")
+    );
+    let sudo = !is_root()?;
+    let apt = |args: &[&str]| -> Result<()> {
+        let mut cmd = if sudo {
+            let mut c = Command::new("sudo");
+            c.args(["--preserve-env=DEBIAN_FRONTEND", "apt-get"]);
+            c
+        } else {
+            Command::new("apt-get")
+        };
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        util::run(&mut cmd)
+    };
+    apt(&["update"]).context("apt-get update (Debian/Ubuntu is required for the JVM test jars)")?;
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(DEBIAN_PACKAGES);
+    apt(&install)?;
+    if !debian_jars_present()? {
+        bail!(
+            "apt-get installed {} but the jars are not in {SYSTEM_JARS}",
+            DEBIAN_PACKAGES.join(" ")
+        );
+    }
+    Ok(())
+}
+
+fn is_root() -> Result<bool> {
+    let out = Command::new("id")
+        .arg("-u")
+        .output()
+        .context("running `id -u`")?;
+    Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
