@@ -1113,7 +1113,6 @@ mod tests {
     use exif::{In, Reader, Tag, Value};
     use proptest::prelude::*;
     use std::io::Cursor;
-    use std::time::Instant;
 
     fn spec(big_endian: bool) -> FixtureSpec {
         FixtureSpec {
@@ -1943,86 +1942,5 @@ mod tests {
         let ex = read_exif(&j).expect("exif");
         assert!(ex.get_field(Tag::GPSLatitude, In::PRIMARY).is_some());
         decode(&j);
-    }
-
-    /// Timings; run with `cargo test --release -- --nocapture timings`.
-    #[test]
-    fn timings() {
-        if cfg!(debug_assertions) {
-            eprintln!("timings: skipped in debug builds (use --release)");
-            return;
-        }
-        for (label, target) in [("8 MB", 8usize << 20), ("24 MB", 24 << 20)] {
-            let t = Instant::now();
-            let j = jpeg_of_size(target, 42);
-            let r#gen = t.elapsed();
-            assert!(
-                j.len() >= target && j.len() <= target + target / 10,
-                "{}",
-                j.len()
-            );
-            let (w, h) = {
-                let mut d = Decoder::new(j.as_slice());
-                d.read_info().expect("info");
-                let i = d.info().expect("info");
-                (i.width, i.height)
-            };
-            eprintln!(
-                "jpeg_of_size({label}): {:?}, {} bytes, {w}x{h}",
-                r#gen,
-                j.len()
-            );
-
-            let runs = 200u32;
-            let sos_end = {
-                let s = strip_metadata(&j, &StripPolicy::default()).expect("strip");
-                assert_eq!(s.scan.as_ptr_range().end, j.as_ptr_range().end);
-                scan_offset(&j, s.scan)
-            };
-            let t = Instant::now();
-            let mut total = 0usize;
-            for _ in 0..runs {
-                total +=
-                    std::hint::black_box(find_eoi(std::hint::black_box(&j), sos_end)).expect("eoi");
-            }
-            let per_eoi = t.elapsed() / runs;
-            assert_eq!(total / runs as usize, j.len());
-            let t = Instant::now();
-            for _ in 0..runs {
-                let hay = std::hint::black_box(&j[sos_end..]);
-                std::hint::black_box(memchr::memmem::find(hay, &[0xFF, 0xD9]).expect("naive eoi"));
-            }
-            let per_naive = t.elapsed() / runs;
-            eprintln!(
-                "find_eoi({label}): {per_eoi:?} per call (memmem FF D9 for comparison: {per_naive:?})"
-            );
-            if label == "8 MB" {
-                assert!(
-                    per_eoi.as_micros() < 2000,
-                    "EOI search too slow: {per_eoi:?}"
-                );
-            }
-
-            let t = Instant::now();
-            let mut total = 0usize;
-            for _ in 0..runs {
-                let s = strip_metadata(&j, &StripPolicy::default()).expect("strip");
-                total += s.head.len();
-            }
-            let per = t.elapsed() / runs;
-            eprintln!(
-                "strip_metadata({label}): {per:?} per call (head {} bytes)",
-                total / runs as usize
-            );
-            assert!(per.as_micros() < 5000, "strip too slow: {per:?}");
-
-            let t = Instant::now();
-            let thumb = thumbnail(&j, 256, Some(6)).expect("thumbnail");
-            eprintln!(
-                "thumbnail({label}, 256): {:?}, {} bytes",
-                t.elapsed(),
-                thumb.len()
-            );
-        }
     }
 }

@@ -309,6 +309,46 @@ impl Vault {
         })
     }
 
+    /// Creates many draft notes for one client in a single transaction (bulk entry, imports):
+    /// either all are stored or none. Returns the new note ids in order.
+    pub fn create_notes(&self, client_id: &str, bodies: Vec<NoteBody>) -> Result<Vec<String>> {
+        let client: ObjectId = parse_id(client_id, "client")?;
+        let bodies: Vec<NoteBodyRecord> = bodies.into_iter().map(Into::into).collect();
+        for b in &bodies {
+            validate(b)?;
+        }
+        self.with_unlocked(|ctx| {
+            clients::require(ctx, client)?;
+            let mut ids = Vec::with_capacity(bodies.len());
+            let mut jsons = Vec::with_capacity(bodies.len());
+            for body in bodies {
+                let rec = NoteRecord {
+                    client_id: client,
+                    body,
+                    status: NoteStatusRecord::Draft,
+                    author: ctx.ident.actor.clone(),
+                    created_at_ms: ctx.now_ms,
+                    signed_at_ms: None,
+                    amends: None,
+                };
+                ids.push(ObjectId::random());
+                jsons.push(serde_json::to_vec(&rec)?);
+            }
+            let versions: Vec<NewVersion<'_>> = ids
+                .iter()
+                .zip(&jsons)
+                .map(|(id, json)| NewVersion {
+                    object: ctx.new_ref(*id, Kind::Note),
+                    client: Some(client),
+                    parent: None,
+                    plaintext: json,
+                })
+                .collect();
+            ctx.store_records(&versions, Action::Create)?;
+            Ok(ids.iter().map(ToString::to_string).collect())
+        })
+    }
+
     /// Saves an edit of a draft as a new version based on `base_version_id`.
     pub fn edit_note(
         &self,

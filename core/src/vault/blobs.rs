@@ -105,20 +105,22 @@ impl BlobStore {
             });
             let mut index = 0;
             let mut send_failed = false;
+            let batch_bytes = sealed_chunk * BATCH_CHUNKS as usize;
             while index < layout.chunks {
-                let mut batch = recycled.try_recv().unwrap_or_default();
-                batch.clear();
+                // Buffers are recycled at full length, so filling one costs no memset.
+                let mut batch = recycled.try_recv().unwrap_or_else(|_| vec![0u8; batch_bytes]);
+                batch.resize(batch_bytes, 0);
                 let end = (index + BATCH_CHUNKS).min(layout.chunks);
+                let mut filled = 0;
                 for i in index..end {
                     let range = layout.chunk_range(i)?;
                     let len = (range.end - range.start) as usize;
-                    let start = batch.len();
-                    batch.resize(start + len, 0);
-                    let chunk = &mut batch[start..start + len];
+                    let chunk = &mut batch[filled..filled + len];
                     reader.fill(&mut chunk[..len - TAG_LEN]);
                     sealer.seal_next(chunk, layout.is_last(i))?;
+                    filled += len;
                 }
-                debug_assert!(batch.len() <= sealed_chunk * BATCH_CHUNKS as usize);
+                batch.truncate(filled);
                 index = end;
                 if to_writer.send(batch).is_err() {
                     send_failed = true;

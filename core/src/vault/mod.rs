@@ -627,24 +627,27 @@ impl Ctx<'_> {
     /// Seals and stores a new version of a record with its audit event, in one transaction,
     /// then adds it to the in-memory index.
     pub fn store_record(&mut self, v: &NewVersion<'_>, action: Action) -> Result<()> {
+        self.store_records(std::slice::from_ref(v), action)
+    }
+
+    /// Like [`Ctx::store_record`] for many versions in one transaction (all or none).
+    pub fn store_records(&mut self, versions: &[NewVersion<'_>], action: Action) -> Result<()> {
         let tx = self.conn.unchecked_transaction()?;
-        self.insert_sealed(&tx, v)?;
-        self.audit(
-            &tx,
-            action,
-            Some(v.object.kind),
-            Some(v.object.object),
-            v.client,
-        )?;
+        for v in versions {
+            self.insert_sealed(&tx, v)?;
+            self.audit(&tx, action, Some(v.object.kind), Some(v.object.object), v.client)?;
+        }
         tx.commit()?;
-        let row = Row {
-            object: v.object.object,
-            version: v.object.version,
-            kind: v.object.kind,
-            parent: v.parent,
-            created_at_ms: self.now_ms,
-        };
-        self.unlocked.index.insert(&row, Ok(v.plaintext));
+        for v in versions {
+            let row = Row {
+                object: v.object.object,
+                version: v.object.version,
+                kind: v.object.kind,
+                parent: v.parent,
+                created_at_ms: self.now_ms,
+            };
+            self.unlocked.index.insert(&row, Ok(v.plaintext));
+        }
         Ok(())
     }
 

@@ -95,7 +95,7 @@ class VaultJvmTest {
         val signed = notes.sign(draft.noteId, draft.versionId)
         assertEquals(NoteStatus.SIGNED, signed.status)
         val refused = expect<WardException.NotAllowed> { notes.edit(draft.noteId, signed.versionId, NoteBody.Text("changed")) }
-        assertTrue(refused.message.isNotEmpty())
+        assertTrue(refused.detail, refused.detail.contains("signed"))
     }
 
     @Test
@@ -227,7 +227,7 @@ class VaultJvmTest {
         val vault = createVault(keyStore)
         vault.lock()
         val e = expect<WardException.KeyUnavailable> { vault.unlock() }
-        assertTrue(e.message, e.message.contains("cancelled"))
+        assertTrue(e.detail, e.detail.contains("cancelled"))
         assertTrue(vault.isLocked())
     }
 
