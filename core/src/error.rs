@@ -100,10 +100,10 @@ pub enum WardError {
     Locked,
     /// The key store could not release the key (cancelled, biometrics changed, key gone):
     /// re-authenticate, or re-enroll the device if it persists.
-    #[error("key unavailable: {message}")]
+    #[error("key unavailable: {detail}")]
     KeyUnavailable {
         /// What the key store said.
-        message: String,
+        detail: String,
     },
     /// The key does not belong to this vault: the vault cannot be opened on this device.
     #[error("wrong vault key")]
@@ -112,43 +112,43 @@ pub enum WardError {
     #[error("the vault was wiped")]
     Wiped,
     /// The object does not exist.
-    #[error("{message}")]
+    #[error("{detail}")]
     NotFound {
         /// Which object.
-        message: String,
+        detail: String,
     },
     /// The input was rejected; show the message and let the user correct it.
-    #[error("{message}")]
+    #[error("{detail}")]
     InvalidInput {
         /// Why.
-        message: String,
+        detail: String,
     },
     /// A clinical-record rule or tenant policy forbids this (e.g. editing a signed note,
     /// capturing without consent).
-    #[error("{message}")]
+    #[error("{detail}")]
     NotAllowed {
         /// Which rule.
-        message: String,
+        detail: String,
     },
     /// This one record is damaged; show it as such, everything else still works.
-    #[error("record {object_id} is damaged: {message}")]
+    #[error("record {object_id} is damaged: {detail}")]
     Corrupt {
         /// The damaged record.
         object_id: String,
         /// What failed.
-        message: String,
+        detail: String,
     },
     /// Storage failed (disk full, I/O): retry later.
-    #[error("storage: {message}")]
+    #[error("storage: {detail}")]
     Storage {
         /// Details.
-        message: String,
+        detail: String,
     },
     /// A bug: report it.
-    #[error("internal: {message}")]
+    #[error("internal: {detail}")]
     Internal {
         /// Details.
-        message: String,
+        detail: String,
     },
 }
 
@@ -159,26 +159,26 @@ impl From<CoreError> for WardError {
             CoreError::Wiped => WardError::Wiped,
             CoreError::WrongKey => WardError::WrongKey,
             CoreError::KeyStore(k) => WardError::KeyUnavailable {
-                message: k.to_string(),
+                detail: k.to_string(),
             },
             e @ CoreError::NotFound { .. } => WardError::NotFound {
-                message: e.to_string(),
+                detail: e.to_string(),
             },
-            CoreError::Invalid(m) => WardError::InvalidInput { message: m },
+            CoreError::Invalid(m) => WardError::InvalidInput { detail: m },
             CoreError::Image(i) => WardError::InvalidInput {
-                message: format!("image: {i}"),
+                detail: format!("image: {i}"),
             },
-            CoreError::NotAllowed(m) => WardError::NotAllowed { message: m },
+            CoreError::NotAllowed(m) => WardError::NotAllowed { detail: m },
             CoreError::Corrupt { object, reason } => WardError::Corrupt {
                 object_id: object,
-                message: reason,
+                detail: reason,
             },
             e @ (CoreError::Db(_) | CoreError::Io(_)) => WardError::Storage {
-                message: e.to_string(),
+                detail: e.to_string(),
             },
             e @ (CoreError::Envelope(_) | CoreError::Json(_) | CoreError::Random) => {
                 WardError::Internal {
-                    message: e.to_string(),
+                    detail: e.to_string(),
                 }
             }
         }
@@ -187,6 +187,6 @@ impl From<CoreError> for WardError {
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for WardError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        WardError::Internal { message: e.reason }
+        WardError::Internal { detail: e.reason }
     }
 }

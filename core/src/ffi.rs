@@ -377,7 +377,7 @@ impl AuditLog {
             .verify_audit_chain()?
             .map_err(|e| WardError::Corrupt {
                 object_id: "audit log".into(),
-                message: e.to_string(),
+                detail: e.to_string(),
             })
     }
 }

@@ -24,16 +24,16 @@ pub enum KeyStoreError {
     #[error("the wrapping key is missing or was invalidated")]
     KeyInvalidated,
     /// The key store is not usable right now.
-    #[error("key store unavailable: {message}")]
+    #[error("key store unavailable: {detail}")]
     Unavailable {
         /// Platform detail.
-        message: String,
+        detail: String,
     },
 }
 
 impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
     fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        KeyStoreError::Unavailable { message: e.reason }
+        KeyStoreError::Unavailable { detail: e.reason }
     }
 }
 
@@ -74,7 +74,7 @@ impl SoftwareKeyStore {
 
 fn io_err(e: std::io::Error) -> KeyStoreError {
     KeyStoreError::Unavailable {
-        message: e.to_string(),
+        detail: e.to_string(),
     }
 }
 
@@ -87,7 +87,7 @@ impl SoftwareKeyStore {
                 .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !ok {
             return Err(KeyStoreError::Unavailable {
-                message: "invalid key alias".into(),
+                detail: "invalid key alias".into(),
             });
         }
         Ok(self.dir.join(format!("{alias}.kek")))
@@ -110,7 +110,7 @@ impl SecureKeyStore for SoftwareKeyStore {
             Ok(k) => k,
             Err(KeyStoreError::KeyInvalidated) => {
                 let k = SymmetricKey::generate().map_err(|e| KeyStoreError::Unavailable {
-                    message: e.to_string(),
+                    detail: e.to_string(),
                 })?;
                 let tmp = path.with_extension("kek.tmp");
                 let mut f = fs::File::create(&tmp).map_err(io_err)?;
@@ -123,7 +123,7 @@ impl SecureKeyStore for SoftwareKeyStore {
         };
         kek.seal_small(alias.as_bytes(), &key)
             .map_err(|e| KeyStoreError::Unavailable {
-                message: e.to_string(),
+                detail: e.to_string(),
             })
     }
 

@@ -46,7 +46,12 @@ fn main() -> Result<()> {
         "kotlin-test" => kotlin::test(),
         "kotlin-bench" => kotlin::bench(),
         "bench" => bench(&args[1..]),
-        "demo" => util::cargo(&["run", "-p", "ward-core", "--example", "demo", "--features", "testkit"]),
+        "demo" => {
+            let mut a = vec!["run", "-q", "-p", "ward-core", "--example", "demo"];
+            a.extend(["--features", "testkit", "--"]);
+            a.extend(args[1..].iter().map(String::as_str));
+            util::cargo(&a)
+        }
         "-h" | "--help" | "help" => {
             println!("{}", usage());
             Ok(())
@@ -57,16 +62,44 @@ fn main() -> Result<()> {
 
 fn lint() -> Result<()> {
     util::cargo(&["fmt", "--all", "--", "--check"])?;
-    util::cargo(&["clippy", "--workspace", "--exclude", "uniffi-bindgen", "--all-targets", "--", "-D", "warnings"])
+    util::cargo(&[
+        "clippy",
+        "--workspace",
+        "--exclude",
+        "uniffi-bindgen",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])
 }
 
 fn rust_test() -> Result<()> {
     if util::has_nextest() {
-        util::cargo(&["nextest", "run", "--workspace", "--exclude", "uniffi-bindgen", "--no-fail-fast"])?;
+        util::cargo(&[
+            "nextest",
+            "run",
+            "--workspace",
+            "--exclude",
+            "uniffi-bindgen",
+            "--no-fail-fast",
+        ])?;
         // nextest does not run doctests.
-        util::cargo(&["test", "--workspace", "--exclude", "uniffi-bindgen", "--doc"])
+        util::cargo(&[
+            "test",
+            "--workspace",
+            "--exclude",
+            "uniffi-bindgen",
+            "--doc",
+        ])
     } else {
-        util::cargo(&["test", "--workspace", "--exclude", "uniffi-bindgen", "--no-fail-fast"])
+        util::cargo(&[
+            "test",
+            "--workspace",
+            "--exclude",
+            "uniffi-bindgen",
+            "--no-fail-fast",
+        ])
     }
 }
 

@@ -108,7 +108,9 @@ impl BlobStore {
             let batch_bytes = sealed_chunk * BATCH_CHUNKS as usize;
             while index < layout.chunks {
                 // Buffers are recycled at full length, so filling one costs no memset.
-                let mut batch = recycled.try_recv().unwrap_or_else(|_| vec![0u8; batch_bytes]);
+                let mut batch = recycled
+                    .try_recv()
+                    .unwrap_or_else(|_| vec![0u8; batch_bytes]);
                 batch.resize(batch_bytes, 0);
                 let end = (index + BATCH_CHUNKS).min(layout.chunks);
                 let mut filled = 0;

@@ -635,7 +635,13 @@ impl Ctx<'_> {
         let tx = self.conn.unchecked_transaction()?;
         for v in versions {
             self.insert_sealed(&tx, v)?;
-            self.audit(&tx, action, Some(v.object.kind), Some(v.object.object), v.client)?;
+            self.audit(
+                &tx,
+                action,
+                Some(v.object.kind),
+                Some(v.object.object),
+                v.client,
+            )?;
         }
         tx.commit()?;
         for v in versions {
