@@ -65,7 +65,7 @@ fn check_java() -> Result<()> {
 /// `.tools/kotlin/node_modules/kotlin-compiler`, installed with npm when missing or of another
 /// version.
 fn ensure_kotlin() -> Result<PathBuf> {
-    let prefix = util::root().join(".tools").join("kotlin");
+    let prefix = tools_dir().join("kotlin");
     let home = prefix.join("node_modules").join(KOTLIN_NPM);
     if kotlin_ready(&home) {
         return Ok(home);
@@ -176,4 +176,12 @@ fn is_root() -> Result<bool> {
         .output()
         .context("running `id -u`")?;
     Ok(out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+/// Where downloaded tools live: `WARD_TOOLS_DIR`, else `<repo>/.tools` (CI points it at a cache
+/// outside the clone so a fresh clone does not download the Kotlin compiler again).
+pub fn tools_dir() -> PathBuf {
+    std::env::var_os("WARD_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| util::root().join(".tools"))
 }

@@ -364,21 +364,36 @@ impl Envelope {
         parts: &[&[u8]],
         chunk_size: u32,
     ) -> Result<Vec<u8>, EnvelopeError> {
+        let mut out = Vec::new();
+        Self::seal_parts_into(object, tenant_key, parts, chunk_size, &mut out)?;
+        Ok(out)
+    }
+
+    /// Like [`Envelope::seal_parts`], writing into `out` (cleared first) so a caller sealing
+    /// many objects can reuse one allocation.
+    pub fn seal_parts_into(
+        object: ObjectRef,
+        tenant_key: &TenantKey,
+        parts: &[&[u8]],
+        chunk_size: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EnvelopeError> {
         let (header, mut sealer) = begin_stream(object, tenant_key, chunk_size)?;
         let mut reader = PartsReader::new(parts);
         let layout = Layout::for_plaintext(reader.total_len(), chunk_size);
         let body_len = usize::try_from(layout.body_len).map_err(|_| StreamError::BufferSize)?;
-        let mut out = vec![0u8; HEADER_LEN + body_len];
-        out[..HEADER_LEN].copy_from_slice(&header.to_bytes());
+        out.clear();
+        out.reserve(HEADER_LEN + body_len);
+        out.extend_from_slice(&header.to_bytes());
         for index in 0..layout.chunks {
             let r = layout.chunk_range(index)?;
-            let (start, end) = (HEADER_LEN + r.start as usize, HEADER_LEN + r.end as usize);
-            let chunk = &mut out[start..end];
-            let plain_len = chunk.len() - TAG_LEN;
-            reader.fill(&mut chunk[..plain_len]);
-            sealer.seal_next(chunk, layout.is_last(index))?;
+            let plain_len = (r.end - r.start) as usize - TAG_LEN;
+            let start = out.len();
+            reader.append(out, plain_len);
+            let tag = sealer.seal_next_detached(&mut out[start..], layout.is_last(index))?;
+            out.extend_from_slice(&tag);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Opens an in-memory envelope that must be `expected`, returning its plaintext.

@@ -153,19 +153,35 @@ impl ChunkSealer {
     /// Seals the next chunk in place. `buf` holds the plaintext followed by `TAG_LEN` spare
     /// bytes that receive the tag. Sealing after the final chunk is refused.
     pub fn seal_next(&mut self, buf: &mut [u8], last: bool) -> Result<(), StreamError> {
-        if self.finished || buf.len() < TAG_LEN {
+        if buf.len() < TAG_LEN {
             return Err(StreamError::BufferSize);
         }
         let split = buf.len() - TAG_LEN;
         let (data, tag_out) = buf.split_at_mut(split);
+        let tag = self.seal_next_detached(data, last)?;
+        tag_out.copy_from_slice(&tag);
+        Ok(())
+    }
+
+    /// Seals the next chunk's plaintext in place and returns its tag, for callers that append
+    /// the tag themselves.
+    pub fn seal_next_detached(
+        &mut self,
+        data: &mut [u8],
+        last: bool,
+    ) -> Result<[u8; TAG_LEN], StreamError> {
+        if self.finished {
+            return Err(StreamError::BufferSize);
+        }
         let tag: Tag = self
             .key
             .seal_in_place_separate_tag(nonce(self.next, last), Aad::from(self.aad), data)
             .map_err(|_| StreamError::Key)?;
-        tag_out.copy_from_slice(tag.as_ref());
         self.next += 1;
         self.finished = last;
-        Ok(())
+        let mut out = [0u8; TAG_LEN];
+        out.copy_from_slice(tag.as_ref());
+        Ok(out)
     }
 }
 
@@ -230,6 +246,27 @@ impl<'a> PartsReader<'a> {
     /// Total length of all parts.
     pub fn total_len(&self) -> u64 {
         self.parts.iter().map(|p| p.len() as u64).sum()
+    }
+
+    /// Appends up to `n` bytes to `out` (no zero-filling first); returns how many.
+    pub fn append(&mut self, out: &mut Vec<u8>, n: usize) -> usize {
+        let mut written = 0;
+        while written < n {
+            let Some(part) = self.parts.get(self.part) else {
+                break;
+            };
+            let rest = part.get(self.offset..).unwrap_or_default();
+            if rest.is_empty() {
+                self.part += 1;
+                self.offset = 0;
+                continue;
+            }
+            let take = rest.len().min(n - written);
+            out.extend_from_slice(&rest[..take]);
+            written += take;
+            self.offset += take;
+        }
+        written
     }
 
     /// Fills `dst` completely unless the parts run out; returns how many bytes were copied.
