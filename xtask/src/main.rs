@@ -2,9 +2,10 @@
 //! so they run the same on every machine.
 //!
 //! `cargo xtask test` is the README's "run every test" command and what CI runs: it installs
-//! what it needs (JVM test jars, the Kotlin compiler) into `.tools/`, checks formatting and
-//! lints, runs the Rust test suites, generates the Kotlin and Swift bindings, and runs the
-//! Kotlin JUnit suite on the desktop JVM against the host-built core.
+//! what it needs (JVM test jars, the Kotlin compiler, moto server in a Python venv) into
+//! `.tools/`, checks formatting and lints, runs the Rust test suites with `WARD_MOTO_SERVER`
+//! pointing at moto, generates the Kotlin and Swift bindings, and runs the Kotlin JUnit suite on
+//! the desktop JVM against the host-built core.
 
 mod kotlin;
 mod tools;
@@ -17,7 +18,8 @@ fn usage() -> &'static str {
 
 commands:
   test        everything CI runs: fmt, clippy, Rust tests, bindings, Kotlin JVM tests
-  rust-test   the Rust test suites only
+  rust-test   the Rust test suites only (installs moto server first)
+  moto        install moto server (AWS emulator for the backend tests) and print its path
   lint        rustfmt --check and clippy -D warnings
   bindings    generate Kotlin and Swift bindings into target/bindings
   kotlin-test build the core, generate bindings, compile and run the Kotlin JUnit suite
@@ -41,6 +43,10 @@ fn main() -> Result<()> {
             Ok(())
         }
         "rust-test" => rust_test(),
+        "moto" => {
+            println!("{}", tools::ensure_moto()?.display());
+            Ok(())
+        }
         "lint" => lint(),
         "bindings" => kotlin::bindings(util::Profile::Debug).map(|_| ()),
         "kotlin-test" => kotlin::test(),
@@ -74,32 +80,46 @@ fn lint() -> Result<()> {
     ])
 }
 
+/// Environment variable through which the test harness (`ward-testkit`) finds `moto_server`.
+const MOTO_ENV: &str = "WARD_MOTO_SERVER";
+
 fn rust_test() -> Result<()> {
+    let moto = tools::ensure_moto()?;
+    let envs = [(MOTO_ENV, moto.as_os_str())];
     if util::has_nextest() {
-        util::cargo(&[
-            "nextest",
-            "run",
-            "--workspace",
-            "--exclude",
-            "uniffi-bindgen",
-            "--no-fail-fast",
-        ])?;
+        util::cargo_env(
+            &[
+                "nextest",
+                "run",
+                "--workspace",
+                "--exclude",
+                "uniffi-bindgen",
+                "--no-fail-fast",
+            ],
+            &envs,
+        )?;
         // nextest does not run doctests.
-        util::cargo(&[
-            "test",
-            "--workspace",
-            "--exclude",
-            "uniffi-bindgen",
-            "--doc",
-        ])
+        util::cargo_env(
+            &[
+                "test",
+                "--workspace",
+                "--exclude",
+                "uniffi-bindgen",
+                "--doc",
+            ],
+            &envs,
+        )
     } else {
-        util::cargo(&[
-            "test",
-            "--workspace",
-            "--exclude",
-            "uniffi-bindgen",
-            "--no-fail-fast",
-        ])
+        util::cargo_env(
+            &[
+                "test",
+                "--workspace",
+                "--exclude",
+                "uniffi-bindgen",
+                "--no-fail-fast",
+            ],
+            &envs,
+        )
     }
 }
 

@@ -1,6 +1,7 @@
 //! Installs (idempotently) and locates the JVM tools the Kotlin tasks need: the Kotlin
 //! compiler from npm into `<repo>/.tools/kotlin`, and JNA, JUnit 4 and Hamcrest from Debian
-//! packages into /usr/share/java. A Java 17+ runtime must already be on the PATH.
+//! packages into /usr/share/java. A Java 17+ runtime must already be on the PATH. Also installs
+//! moto server (the AWS emulator the backend tests use) into a Python venv under the same dir.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -184,4 +185,66 @@ pub fn tools_dir() -> PathBuf {
     std::env::var_os("WARD_TOOLS_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| util::root().join(".tools"))
+}
+
+/// The moto release installed for the AWS-emulator tests (DynamoDB, S3 and KMS on one port).
+const MOTO_VERSION: &str = "5.2.5";
+/// Written into the venv after a successful install; holds the pip requirement installed.
+const MOTO_STAMP: &str = "ward-moto-version";
+
+/// Installs `moto[server]` into a Python venv at `tools_dir()/moto-venv` when it is missing or
+/// of another version, and returns the venv's `moto_server` executable. Needs `python3` (3.9+)
+/// with the `venv` module (Debian: python3-venv).
+pub fn ensure_moto() -> Result<PathBuf> {
+    let venv = tools_dir().join("moto-venv");
+    let bin = venv.join(if cfg!(windows) { "Scripts" } else { "bin" });
+    let server = bin.join(if cfg!(windows) {
+        "moto_server.exe"
+    } else {
+        "moto_server"
+    });
+    let requirement = format!("moto[server]=={MOTO_VERSION}");
+    let stamp = venv.join(MOTO_STAMP);
+    let installed = fs::read_to_string(&stamp).is_ok_and(|s| s.trim() == requirement);
+    if installed && server.is_file() {
+        return Ok(server);
+    }
+    let python = bin.join(if cfg!(windows) {
+        "python.exe"
+    } else {
+        "python"
+    });
+    if !python.is_file() {
+        fs::create_dir_all(tools_dir())
+            .with_context(|| format!("creating {}", tools_dir().display()))?;
+        let python3 = if cfg!(windows) { "python" } else { "python3" };
+        util::run(Command::new(python3).args(["-m", "venv"]).arg(&venv)).with_context(|| {
+            format!(
+                "creating a Python venv at {} (is python3 with the venv module installed? \
+                 Debian: python3-venv)",
+                venv.display()
+            )
+        })?;
+    }
+    eprintln!("xtask: installing {requirement} into {}", venv.display());
+    util::run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .arg(&requirement),
+    )
+    .with_context(|| format!("installing {requirement} with pip"))?;
+    if !server.is_file() {
+        bail!(
+            "pip installed {requirement} but {} is missing",
+            server.display()
+        );
+    }
+    fs::write(&stamp, &requirement).with_context(|| format!("writing {}", stamp.display()))?;
+    Ok(server)
 }

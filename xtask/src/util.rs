@@ -1,5 +1,6 @@
 //! Small helpers for running cargo and other tools from xtask, with output streamed through.
 
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -51,8 +52,19 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 /// Runs cargo with `args` in the workspace root.
 pub fn cargo(args: &[&str]) -> Result<()> {
+    cargo_env(args, &[])
+}
+
+/// Runs cargo with `args` in the workspace root, with extra environment variables set on the
+/// cargo process (and so inherited by the test binaries it runs).
+pub fn cargo_env(args: &[&str], envs: &[(&str, &OsStr)]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).args(args).current_dir(root()))
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(root());
+    for (key, value) in envs {
+        cmd.env(key, value);
+    }
+    run(&mut cmd)
 }
 
 /// Whether cargo-nextest is installed.

@@ -10,6 +10,8 @@ pub mod audit;
 pub mod envelope;
 pub mod ids;
 pub mod keys;
+pub mod sealed;
+pub mod signing;
 pub mod stream;
 
 pub use envelope::{Envelope, EnvelopeError, Header, Kind, ObjectRef};

@@ -1,0 +1,179 @@
+//! Authentication of API calls: a session bearer token *and* a signature by the session's
+//! device key over the request (method, path, body hash, timestamp, nonce, session id).
+//!
+//! A stolen token alone is useless without the device key; a captured request cannot be
+//! replayed (its nonce is stored for the skew window) or altered (the signature covers the body
+//! hash). Revoked sessions, revoked or wiped devices and expired sessions are refused. Every
+//! refusal is the same 401 so that probing learns nothing.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Uri};
+use ring::digest::{SHA256, digest};
+use ward_proto::signing::{self, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use ward_proto::{DeviceId, TenantId};
+
+use super::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::model::{Device, DeviceStatus, Role, Session};
+
+/// Header carrying the session id (bound into the signature).
+pub const HEADER_SESSION: &str = "x-ward-session";
+
+/// How recent a passkey assertion must be for destructive admin actions.
+pub const STEP_UP_MAX_AGE_MS: i64 = 5 * 60 * 1000;
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Tenant of the request (from the path; the session must belong to it).
+    pub tenant: TenantId,
+    /// The session.
+    pub session: Session,
+    /// The device that signed the request.
+    pub device: Device,
+}
+
+impl Caller {
+    /// The caller's role.
+    pub fn role(&self) -> Role {
+        self.session.role
+    }
+
+    /// The user id as text (audit actor).
+    pub fn actor(&self) -> String {
+        self.session.user_id.to_string()
+    }
+
+    /// Refuses devices not approved by an admin.
+    pub fn require_active(&self) -> ApiResult<()> {
+        if self.device.status == DeviceStatus::Active {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "this device is awaiting approval by a clinic admin",
+            ))
+        }
+    }
+
+    /// Refuses non-admins.
+    pub fn require_admin(&self) -> ApiResult<()> {
+        self.require_active()?;
+        if self.role() == Role::Admin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("admin role required"))
+        }
+    }
+
+    /// Refuses unless a passkey assertion happened in the last five minutes.
+    pub fn require_step_up(&self, now_ms: i64) -> ApiResult<()> {
+        if now_ms - self.session.authenticated_at_ms <= STEP_UP_MAX_AGE_MS {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "step_up_required",
+                "confirm with your passkey first (step-up)",
+            ))
+        }
+    }
+}
+
+/// SHA-256 (hex) of a session token.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(digest(&SHA256, token.as_bytes()))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> ApiResult<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated(format!("missing {name}")))
+}
+
+fn refused() -> ApiError {
+    ApiError::unauthenticated("session or request signature not valid")
+}
+
+/// Authenticates a request to `tenant`.
+pub async fn authenticate(
+    state: &AppState,
+    tenant: TenantId,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ApiResult<Caller> {
+    let token = header(headers, "authorization")?
+        .strip_prefix("Bearer ")
+        .ok_or_else(|| ApiError::unauthenticated("expected a Bearer token"))?;
+    let device_id: DeviceId = header(headers, HEADER_DEVICE)?
+        .parse()
+        .map_err(|_| refused())?;
+    let session_id = header(headers, HEADER_SESSION)?;
+    let timestamp: i64 = header(headers, HEADER_TIMESTAMP)?
+        .parse()
+        .map_err(|_| refused())?;
+    let nonce = header(headers, HEADER_NONCE)?;
+    let signature = header(headers, HEADER_SIGNATURE)?;
+    let now = state.now();
+
+    let session = state
+        .stores
+        .devices
+        .get_session(tenant, device_id, session_id)
+        .await?
+        .ok_or_else(refused)?;
+    if session.revoked || session.expires_at_ms <= now || session.token_hash != token_hash(token) {
+        return Err(refused());
+    }
+    let device = state
+        .stores
+        .devices
+        .get_device(tenant, device_id)
+        .await?
+        .ok_or_else(refused)?;
+    if matches!(device.status, DeviceStatus::Revoked | DeviceStatus::Wiped)
+        || device.user_id != session.user_id
+    {
+        return Err(refused());
+    }
+    signing::check_freshness(timestamp, now, state.config.max_skew_ms).map_err(|_| refused())?;
+    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    signing::verify_request(
+        &device.public_key,
+        signature,
+        method.as_str(),
+        path,
+        body,
+        timestamp,
+        nonce,
+        session_id,
+    )
+    .map_err(|_| refused())?;
+    let fresh = state
+        .stores
+        .devices
+        .use_nonce(
+            tenant,
+            device_id,
+            nonce,
+            now,
+            timestamp + state.config.max_skew_ms,
+        )
+        .await?;
+    if !fresh {
+        return Err(ApiError::unauthenticated("replayed request"));
+    }
+    state
+        .stores
+        .devices
+        .touch_device(tenant, device_id, now)
+        .await?;
+    Ok(Caller {
+        tenant,
+        session,
+        device,
+    })
+}

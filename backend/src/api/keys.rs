@@ -1,0 +1,107 @@
+//! Tenant-key release: the tenant keys (every epoch) sealed to a one-time X25519 key that the
+//! requesting device generated for this request. Only approved devices get them; every release
+//! is an audit event. The backend holds the unwrapped keys only in memory for the seal and
+//! never uses them to decrypt anything.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use serde::{Deserialize, Serialize};
+use ward_proto::TenantId;
+use ward_proto::sealed::{SealedKey, seal_to};
+use zeroize::Zeroizing;
+
+use super::auth::authenticate;
+use super::{AppState, body_bytes, parse_body, path_id};
+use crate::error::{ApiError, ApiResult};
+use crate::model::AuditRecord;
+
+/// The request: the device's one-time public key.
+#[derive(Debug, Deserialize)]
+pub struct ReleaseRequest {
+    /// X25519 public key, base64url.
+    pub ephemeral_public: String,
+}
+
+/// The response.
+#[derive(Debug, Serialize)]
+pub struct Released {
+    /// Current epoch (seal new data under it).
+    pub current_epoch: u32,
+    /// Epochs included, in the order they appear in the sealed payload.
+    pub epochs: Vec<u32>,
+    /// `epoch (4 bytes BE) ‖ key (32 bytes)` for each epoch, sealed as one payload.
+    pub sealed: SealedKey,
+}
+
+/// The sealing context: binds the payload to this tenant.
+pub fn release_context(tenant: TenantId) -> Vec<u8> {
+    let mut c = b"ward tenant keys v1".to_vec();
+    c.extend_from_slice(tenant.as_bytes());
+    c
+}
+
+/// `POST /v1/tenants/{tenant}/keys/release` (approved device)
+pub async fn release(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<Json<Released>> {
+    let tenant: TenantId = path_id(&tenant, "tenant")?;
+    let body = body_bytes(body)?;
+    let caller = authenticate(&state, tenant, &method, &uri, &headers, &body).await?;
+    caller.require_active()?;
+    let req: ReleaseRequest = parse_body(Ok(body))?;
+    let public: [u8; 32] = {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(req.ephemeral_public.trim_end_matches('='))
+            .ok()
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "bad_public_key",
+                    "ephemeral_public must be a 32-byte X25519 key, base64url",
+                )
+            })?
+    };
+    let t = state
+        .stores
+        .tenants
+        .get_tenant(tenant)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such tenant"))?;
+    let wrapped = state.stores.tenants.tenant_keys(tenant).await?;
+    let mut payload = Zeroizing::new(Vec::with_capacity(wrapped.len() * 36));
+    let mut epochs = Vec::new();
+    for w in &wrapped {
+        let key = state
+            .stores
+            .keys
+            .unwrap_tenant_key(tenant, &t.key_ref, &w.wrapped)
+            .await?;
+        payload.extend_from_slice(&w.epoch.to_be_bytes());
+        payload.extend_from_slice(&key);
+        epochs.push(w.epoch);
+    }
+    let sealed = seal_to(&public, &release_context(tenant), &payload)
+        .map_err(|e| ApiError::bad_request("bad_public_key", e.to_string()))?;
+    let r = AuditRecord {
+        at_ms: state.now(),
+        actor: caller.actor(),
+        device_id: Some(caller.device.device_id),
+        action: "tenant_key.release".into(),
+        target: Some(format!("epochs {epochs:?}")),
+    };
+    state.stores.audit.append(tenant, &r).await?;
+    Ok(Json(Released {
+        current_epoch: t.current_epoch,
+        epochs,
+        sealed,
+    }))
+}

@@ -1,0 +1,13 @@
+//! `ward-backend`: the Ward sync API as a library — one axum Router over storage ports — so
+//! that `ward-server` (local, embedded storage) and `ward-lambda` (AWS) differ only in their
+//! adapter and configuration.
+
+pub mod api;
+pub mod config;
+pub mod error;
+pub mod model;
+pub mod store;
+pub mod tenants;
+
+pub use api::{AppState, router};
+pub use config::Config;

@@ -1,0 +1,219 @@
+//! The records the backend stores. Every record carries its tenant; the storage ports take the
+//! tenant as a separate, required argument and build every key from it (DESIGN property 7).
+//!
+//! Nothing here holds clinical content: objects are opaque envelopes (ciphertext), tenant keys
+//! are stored only wrapped (KMS or the local master key), session tokens only as hashes.
+
+use serde::{Deserialize, Serialize};
+use ward_proto::{DeviceId, ObjectId, TenantId, VersionId};
+
+/// A staff role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages staff, devices, policies; reads everything.
+    Admin,
+    /// Reads the clients on whose care team they are.
+    Clinician,
+    /// Scheduling-level identity only.
+    FrontDesk,
+}
+
+/// A tenant (clinic).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    /// Id.
+    pub id: TenantId,
+    /// Display name.
+    pub name: String,
+    /// The tenant's own key-encryption key: a KMS key id, or "local" in embedded mode.
+    pub key_ref: String,
+    /// Current tenant-key epoch (new data is sealed under it).
+    pub current_epoch: u32,
+    /// Creation time.
+    pub created_at_ms: i64,
+}
+
+/// A tenant key of one epoch, stored only wrapped under the tenant's own KEK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrappedTenantKey {
+    /// Epoch.
+    pub epoch: u32,
+    /// The wrapped key (a KMS ciphertext blob, or the local sealed form).
+    pub wrapped: Vec<u8>,
+    /// When created.
+    pub created_at_ms: i64,
+}
+
+/// A staff member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// User id (also the WebAuthn user handle).
+    pub user_id: uuid::Uuid,
+    /// Name shown in the console and in audit views.
+    pub display_name: String,
+    /// Role.
+    pub role: Role,
+    /// When created.
+    pub created_at_ms: i64,
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    /// Owner.
+    pub user_id: uuid::Uuid,
+    /// Credential id (base64url), unique per tenant.
+    pub credential_id: String,
+    /// The webauthn-rs `Passkey`, serialised.
+    pub passkey: serde_json::Value,
+    /// When registered.
+    pub created_at_ms: i64,
+}
+
+/// A single-use invitation to enroll with a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invite {
+    /// SHA-256 of the invite code (the code itself is never stored).
+    pub code_hash: String,
+    /// Role granted.
+    pub role: Role,
+    /// Name of the invitee.
+    pub display_name: String,
+    /// Who invited.
+    pub created_by: String,
+    /// Whether the enrolling device is active at once (only the first admin's setup code).
+    #[serde(default)]
+    pub auto_approve_device: bool,
+    /// Expiry.
+    pub expires_at_ms: i64,
+}
+
+/// Server-side state of a WebAuthn ceremony, consumed once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ceremony {
+    /// Random id handed to the client.
+    pub id: String,
+    /// What it is for.
+    pub purpose: CeremonyPurpose,
+    /// webauthn-rs state, serialised.
+    pub state: serde_json::Value,
+    /// Expiry.
+    pub expires_at_ms: i64,
+}
+
+/// Why a ceremony was started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CeremonyPurpose {
+    /// Enrollment: registering the first passkey of an invited user.
+    Register {
+        /// The user being created (its role comes from the invite at finish).
+        user: User,
+        /// Hash of the invite code it redeems (consumed at finish).
+        invite_hash: String,
+    },
+    /// Login.
+    Login,
+    /// Step-up re-authentication of an existing session.
+    StepUp {
+        /// The session being stepped up.
+        session_id: String,
+    },
+}
+
+/// Device lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Enrolled, awaiting admin approval: no tenant key, no data.
+    Pending,
+    /// Approved.
+    Active,
+    /// Revoked: sessions dead, wipe queued.
+    Revoked,
+    /// Wipe receipt received.
+    Wiped,
+}
+
+/// An enrolled device (phone or admin browser).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Device {
+    /// Id.
+    pub device_id: DeviceId,
+    /// Owner.
+    pub user_id: uuid::Uuid,
+    /// Ed25519 public key requests are signed with.
+    pub public_key: [u8; 32],
+    /// Lifecycle state.
+    pub status: DeviceStatus,
+    /// Name given at enrollment ("Dr. A's iPhone").
+    pub name: String,
+    /// Enrollment time.
+    pub enrolled_at_ms: i64,
+    /// Last authenticated request.
+    pub last_seen_ms: i64,
+}
+
+/// A login session bound to one device. Only the token's hash is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// Public session id (sent with each request, bound into its signature).
+    pub session_id: String,
+    /// SHA-256 of the bearer token (hex).
+    pub token_hash: String,
+    /// User.
+    pub user_id: uuid::Uuid,
+    /// Device the session is bound to.
+    pub device_id: DeviceId,
+    /// Role at login.
+    pub role: Role,
+    /// Expiry.
+    pub expires_at_ms: i64,
+    /// Last fresh passkey assertion (login or step-up).
+    pub authenticated_at_ms: i64,
+    /// Revoked sessions are refused.
+    pub revoked: bool,
+}
+
+/// One stored object version (an envelope; the backend never decrypts it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredObject {
+    /// Object.
+    pub object_id: ObjectId,
+    /// Version.
+    pub version_id: VersionId,
+    /// Envelope kind number.
+    pub kind: u8,
+    /// Client it belongs to (for access filtering).
+    pub client_id: Option<ObjectId>,
+    /// Parent version.
+    pub parent_version: Option<VersionId>,
+    /// Position in the tenant's change feed.
+    pub seq: u64,
+    /// SHA-256 of the envelope bytes (hex) — idempotency and integrity.
+    pub sha256: String,
+    /// Envelope length.
+    pub size: u64,
+    /// Inline envelope (notes etc.); `None` for photo content stored as a blob.
+    pub envelope: Option<Vec<u8>>,
+    /// Uploading device.
+    pub device_id: DeviceId,
+    /// Server receive time.
+    pub created_at_ms: i64,
+}
+
+/// An append-only audit record on the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// When.
+    pub at_ms: i64,
+    /// Who (user id, or "system").
+    pub actor: String,
+    /// Which device, if any.
+    pub device_id: Option<DeviceId>,
+    /// What happened ("tenant_key.release", "object.push", …).
+    pub action: String,
+    /// What it concerned (object id, device id, …).
+    pub target: Option<String>,
+}

@@ -1,0 +1,265 @@
+//! Storage ports: what the domain needs from storage, split by concern, each taking the tenant
+//! as a required first argument so that no query can be built without one.
+//!
+//! Two adapters implement every port: [`embedded`] (SQLite + files + a local master key, the
+//! default for `ward-server` on one machine) and the AWS adapter (DynamoDB single table, S3,
+//! KMS). [`Stores`] bundles one of each for the router. Conditional writes that decide
+//! correctness (consuming an invite or a ceremony once, first use of a request nonce, a new
+//! object version) are atomic in both adapters.
+
+pub mod embedded;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use ward_proto::{DeviceId, ObjectId, TenantId, VersionId};
+use zeroize::Zeroizing;
+
+use crate::error::StoreError;
+use crate::model::{
+    AuditRecord, Ceremony, Credential, Device, DeviceStatus, Invite, Session, StoredObject, Tenant,
+    User, WrappedTenantKey,
+};
+
+/// Result of a storage call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Tenants and their wrapped tenant keys.
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates a tenant; `Conflict` if the id exists.
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// A tenant by id.
+    async fn get_tenant(&self, tenant: TenantId) -> StoreResult<Option<Tenant>>;
+    /// Every tenant (setup and operations only; never on a request path).
+    async fn list_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Stores a wrapped tenant key; `Conflict` if that epoch exists.
+    async fn put_tenant_key(&self, tenant: TenantId, key: &WrappedTenantKey) -> StoreResult<()>;
+    /// All wrapped tenant keys, by epoch.
+    async fn tenant_keys(&self, tenant: TenantId) -> StoreResult<Vec<WrappedTenantKey>>;
+    /// Moves the current epoch from `expected` to `new`; `Conflict` if it was not `expected`.
+    async fn set_current_epoch(&self, tenant: TenantId, expected: u32, new: u32)
+    -> StoreResult<()>;
+}
+
+/// Users, passkeys, invites and ceremonies.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Creates or replaces a user.
+    async fn put_user(&self, tenant: TenantId, user: &User) -> StoreResult<()>;
+    /// A user.
+    async fn get_user(&self, tenant: TenantId, user_id: uuid::Uuid) -> StoreResult<Option<User>>;
+    /// All users.
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>>;
+    /// Creates or replaces a passkey.
+    async fn put_credential(&self, tenant: TenantId, cred: &Credential) -> StoreResult<()>;
+    /// A user's passkeys.
+    async fn credentials(
+        &self,
+        tenant: TenantId,
+        user_id: uuid::Uuid,
+    ) -> StoreResult<Vec<Credential>>;
+    /// Stores an invite.
+    async fn put_invite(&self, tenant: TenantId, invite: &Invite) -> StoreResult<()>;
+    /// Atomically consumes an unexpired invite: exactly one caller gets `Some`.
+    async fn take_invite(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Invite>>;
+    /// Stores ceremony state.
+    async fn put_ceremony(&self, tenant: TenantId, ceremony: &Ceremony) -> StoreResult<()>;
+    /// Atomically consumes unexpired ceremony state: exactly one caller gets `Some`, so an
+    /// assertion or attestation can never be verified twice (webauthn-rs does not stop that).
+    async fn take_ceremony(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Ceremony>>;
+    /// Adds a user to a client's care team.
+    async fn add_care_team(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: uuid::Uuid,
+    ) -> StoreResult<()>;
+    /// Whether a user is on a client's care team.
+    async fn on_care_team(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: uuid::Uuid,
+    ) -> StoreResult<bool>;
+}
+
+/// Devices, sessions and request nonces.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Creates a device; `Conflict` if the id exists.
+    async fn create_device(&self, tenant: TenantId, device: &Device) -> StoreResult<()>;
+    /// A device.
+    async fn get_device(&self, tenant: TenantId, device: DeviceId) -> StoreResult<Option<Device>>;
+    /// All devices.
+    async fn list_devices(&self, tenant: TenantId) -> StoreResult<Vec<Device>>;
+    /// Changes a device's status if it is currently one of `from`; returns whether it did.
+    async fn set_device_status(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        from: &[DeviceStatus],
+        to: DeviceStatus,
+    ) -> StoreResult<bool>;
+    /// Records the time of the device's last authenticated request.
+    async fn touch_device(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+    /// Stores a session.
+    async fn put_session(&self, tenant: TenantId, session: &Session) -> StoreResult<()>;
+    /// A session of a device.
+    async fn get_session(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+    ) -> StoreResult<Option<Session>>;
+    /// Revokes every session of a device; returns how many.
+    async fn revoke_device_sessions(&self, tenant: TenantId, device: DeviceId) -> StoreResult<u32>;
+    /// Records a fresh passkey assertion on a session (step-up).
+    async fn mark_authenticated(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+        at_ms: i64,
+    ) -> StoreResult<()>;
+    /// Records a request nonce; `true` only the first time it is seen before `expires_at_ms`.
+    async fn use_nonce(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        nonce: &str,
+        now_ms: i64,
+        expires_at_ms: i64,
+    ) -> StoreResult<bool>;
+}
+
+/// What happened to a pushed object version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored as a new version at this feed position.
+    Created {
+        /// Change-feed position.
+        seq: u64,
+    },
+    /// The same bytes were already stored (an idempotent retry).
+    Duplicate {
+        /// Its change-feed position.
+        seq: u64,
+    },
+    /// Different bytes already exist for that version: refused.
+    Conflict,
+}
+
+/// Object versions (envelopes) and the per-tenant change feed.
+#[async_trait]
+pub trait ObjectStore: Send + Sync {
+    /// Stores a new version (its `seq` is assigned here).
+    async fn put_object(&self, tenant: TenantId, object: &StoredObject) -> StoreResult<PutOutcome>;
+    /// Versions after `after_seq`, in feed order, at most `limit`.
+    async fn changes(
+        &self,
+        tenant: TenantId,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<StoredObject>>;
+    /// Whether any version of `object` exists.
+    async fn has_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<bool>;
+    /// One version.
+    async fn get_object(
+        &self,
+        tenant: TenantId,
+        object: ObjectId,
+        version: VersionId,
+    ) -> StoreResult<Option<StoredObject>>;
+}
+
+/// The server's append-only audit log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends a record.
+    async fn append(&self, tenant: TenantId, record: &AuditRecord) -> StoreResult<()>;
+    /// The newest records, newest first.
+    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+}
+
+/// Per-tenant key-encryption keys: KMS keys on AWS, keys under a local master key embedded.
+#[async_trait]
+pub trait KeyVault: Send + Sync {
+    /// Creates the tenant's own KEK; returns its reference (KMS key id, or a local reference).
+    async fn create_tenant_kek(&self, tenant: TenantId) -> StoreResult<String>;
+    /// A new random tenant key: plaintext (to seal to requesters) and its wrapped form,
+    /// bound to the tenant as encryption context.
+    async fn generate_tenant_key(
+        &self,
+        tenant: TenantId,
+        key_ref: &str,
+    ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)>;
+    /// Unwraps a tenant key; fails under another tenant's context.
+    async fn unwrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        key_ref: &str,
+        wrapped: &[u8],
+    ) -> StoreResult<Zeroizing<Vec<u8>>>;
+}
+
+/// One adapter's implementation of every port.
+#[derive(Clone)]
+pub struct Stores {
+    /// Tenants.
+    pub tenants: Arc<dyn TenantStore>,
+    /// Identity.
+    pub identity: Arc<dyn IdentityStore>,
+    /// Devices and sessions.
+    pub devices: Arc<dyn DeviceStore>,
+    /// Objects.
+    pub objects: Arc<dyn ObjectStore>,
+    /// Audit.
+    pub audit: Arc<dyn AuditStore>,
+    /// Keys.
+    pub keys: Arc<dyn KeyVault>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stores")
+    }
+}
+
+impl Stores {
+    /// All ports served by one adapter value.
+    pub fn from_adapter<A>(a: Arc<A>) -> Self
+    where
+        A: TenantStore
+            + IdentityStore
+            + DeviceStore
+            + ObjectStore
+            + AuditStore
+            + KeyVault
+            + 'static,
+    {
+        Self {
+            tenants: a.clone(),
+            identity: a.clone(),
+            devices: a.clone(),
+            objects: a.clone(),
+            audit: a.clone(),
+            keys: a,
+        }
+    }
+}

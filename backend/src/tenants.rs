@@ -1,0 +1,120 @@
+//! Tenant creation and first-run bootstrap.
+//!
+//! A tenant gets its own key-encryption key (a KMS key on AWS, a key under the local master key
+//! embedded) and tenant key epoch 1, generated and stored only wrapped. On first start with no
+//! tenant, `ward-server` creates one and prints a one-time setup code: an admin invite whose
+//! device is approved at once (someone has to be first).
+
+use ring::rand::{SecureRandom, SystemRandom};
+use ward_proto::TenantId;
+
+use crate::api::auth::token_hash;
+use crate::error::StoreError;
+use crate::model::{AuditRecord, Invite, Role, Tenant, WrappedTenantKey};
+use crate::store::{StoreResult, Stores};
+
+/// A random, URL-safe secret (invite codes, session tokens, ceremony ids).
+pub fn random_token(bytes: usize) -> StoreResult<String> {
+    use base64::Engine;
+    let mut buf = vec![0u8; bytes];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| StoreError::Backend("rng failed".into()))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Creates a tenant with its own KEK and tenant key epoch 1.
+pub async fn create_tenant(stores: &Stores, name: &str, now_ms: i64) -> StoreResult<Tenant> {
+    let id = TenantId::random();
+    let key_ref = stores.keys.create_tenant_kek(id).await?;
+    let tenant = Tenant {
+        id,
+        name: name.into(),
+        key_ref: key_ref.clone(),
+        current_epoch: 1,
+        created_at_ms: now_ms,
+    };
+    stores.tenants.create_tenant(&tenant).await?;
+    let (_plain, wrapped) = stores.keys.generate_tenant_key(id, &key_ref).await?;
+    stores
+        .tenants
+        .put_tenant_key(
+            id,
+            &WrappedTenantKey {
+                epoch: 1,
+                wrapped,
+                created_at_ms: now_ms,
+            },
+        )
+        .await?;
+    stores
+        .audit
+        .append(
+            id,
+            &AuditRecord {
+                at_ms: now_ms,
+                actor: "system".into(),
+                device_id: None,
+                action: "tenant.create".into(),
+                target: Some(id.to_string()),
+            },
+        )
+        .await?;
+    Ok(tenant)
+}
+
+/// Issues an invite; returns the code (only its hash is stored).
+pub async fn invite(
+    stores: &Stores,
+    tenant: TenantId,
+    role: Role,
+    display_name: &str,
+    created_by: &str,
+    expires_at_ms: i64,
+    auto_approve_device: bool,
+) -> StoreResult<String> {
+    let code = random_token(18)?;
+    let invite = Invite {
+        code_hash: token_hash(&code),
+        role,
+        display_name: display_name.into(),
+        created_by: created_by.into(),
+        expires_at_ms,
+        auto_approve_device,
+    };
+    stores.identity.put_invite(tenant, &invite).await?;
+    Ok(code)
+}
+
+/// What a fresh server prints for its newcomer.
+#[derive(Debug, Clone)]
+pub struct Setup {
+    /// The tenant to set up.
+    pub tenant: Tenant,
+    /// The one-time code for its first admin.
+    pub code: String,
+}
+
+/// Makes sure there is a tenant, and if it has no users yet, a fresh setup code for the first
+/// admin (valid 24 h). Returns what to print.
+pub async fn bootstrap(stores: &Stores, now_ms: i64) -> StoreResult<Option<Setup>> {
+    let tenants = stores.tenants.list_tenants().await?;
+    let tenant = match tenants.into_iter().next() {
+        Some(t) => t,
+        None => create_tenant(stores, "My clinic", now_ms).await?,
+    };
+    if !stores.identity.list_users(tenant.id).await?.is_empty() {
+        return Ok(None);
+    }
+    let code = invite(
+        stores,
+        tenant.id,
+        Role::Admin,
+        "First admin",
+        "setup",
+        now_ms + 24 * 3600 * 1000,
+        true,
+    )
+    .await?;
+    Ok(Some(Setup { tenant, code }))
+}
