@@ -1,0 +1,689 @@
+//! End-to-end API tests through the real Router and the embedded store: passkey ceremonies
+//! with a software authenticator, replay, signed-request checks, roles, push/pull, key release,
+//! bad input, and a plaintext scan of the data folder.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{TestApp, b64, unb64};
+use serde_json::{Value, json};
+use ward_proto::envelope::Envelope;
+use ward_proto::sealed::{SealRequestKey, SealedKey};
+use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
+
+fn envelope(
+    tenant: &str,
+    key: &TenantKey,
+    object: ObjectId,
+    kind: Kind,
+    plaintext: &[u8],
+) -> (ObjectRef, Vec<u8>) {
+    let o = ObjectRef {
+        tenant: tenant.parse().unwrap(),
+        object,
+        version: VersionId::random(),
+        kind,
+    };
+    (o, Envelope::seal(o, key, plaintext).unwrap())
+}
+
+fn item(o: &ObjectRef, client: Option<ObjectId>, env: &[u8]) -> Value {
+    json!({"object_id": o.object, "version_id": o.version, "kind": o.kind as u8, "client_id": client, "envelope": b64(env)})
+}
+
+async fn release_keys(app: &TestApp, d: &common::Device) -> Vec<TenantKey> {
+    let req = SealRequestKey::generate().unwrap();
+    let r = app
+        .call(
+            d,
+            "POST",
+            &app.t("/keys/release"),
+            Some(json!({"ephemeral_public": b64(&req.public_key())})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let sealed: SealedKey = serde_json::from_value(r.body["sealed"].clone()).unwrap();
+    let tenant: TenantId = app.tenant.parse().unwrap();
+    let payload = req
+        .open(&sealed, &ward_backend::api::keys::release_context(tenant))
+        .unwrap();
+    payload
+        .chunks(36)
+        .map(|c| TenantKey {
+            epoch: u32::from_be_bytes(c[..4].try_into().unwrap()),
+            key: ward_proto::SymmetricKey::from_slice(&c[4..]).unwrap(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn setup_code_enrolls_the_first_admin_with_a_passkey() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let r = app.call(&admin, "GET", &app.t("/me"), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.body["role"], "admin");
+    assert_eq!(r.body["device_status"], "active");
+    // The setup code is single use.
+    let again = app
+        .post(
+            &app.t("/enroll/start"),
+            json!({"invite_code": app.setup_code, "user_name": "x"}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "start does not consume");
+    let r = app
+        .post(&app.t("/enroll/finish"), admin.last_finish.clone())
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNAUTHORIZED,
+        "replayed enrollment finish: {:?}",
+        r.body
+    );
+    assert_eq!(r.body["error"]["code"], "ceremony_invalid");
+}
+
+#[tokio::test]
+async fn login_ceremony_cannot_be_replayed_or_used_late() {
+    let app = TestApp::new().await;
+    let mut admin = app.admin().await;
+    let r = app.login(&mut admin).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let replay = app
+        .post(&app.t("/login/finish"), admin.last_finish.clone())
+        .await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(replay.body["error"]["code"], "ceremony_invalid");
+    // An expired ceremony is refused even on first use.
+    let r = app
+        .post(&app.t("/login/start"), json!({"user_id": admin.user_id}))
+        .await;
+    let options = serde_json::from_value(r.body["options"].clone()).unwrap();
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    let cred = admin
+        .passkey
+        .do_authentication(
+            webauthn_rs::prelude::Url::parse(common::ORIGIN).unwrap(),
+            options,
+        )
+        .unwrap();
+    app.advance(6 * 60 * 1000);
+    let late = app.post(&app.t("/login/finish"), json!({"ceremony_id": r.body["ceremony_id"], "credential": cred, "device_id": admin.device_id})).await;
+    assert_eq!(late.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn invited_clinician_waits_for_approval_and_invites_are_single_use() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t("/invites"),
+            Some(json!({"role": "clinician", "display_name": "Dr C"})),
+        )
+        .await;
+    let code = r.body["code"].as_str().unwrap().to_string();
+    let clin = app.enroll(&code, "Dr C").await;
+    let me = app.call(&clin, "GET", &app.t("/me"), None).await;
+    assert_eq!(me.body["device_status"], "pending");
+    // Unapproved: no keys, no data.
+    let req = SealRequestKey::generate().unwrap();
+    let r = app
+        .call(
+            &clin,
+            "POST",
+            &app.t("/keys/release"),
+            Some(json!({"ephemeral_public": b64(&req.public_key())})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = app.call(&clin, "GET", &app.t("/objects/pull"), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The invite cannot enroll a second person.
+    let r = app
+        .post(
+            &app.t("/enroll/start"),
+            json!({"invite_code": code, "user_name": "Mallory"}),
+        )
+        .await;
+    let options = serde_json::from_value(r.body["options"].clone()).unwrap();
+    let mut pk = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    let cred = pk
+        .do_registration(
+            webauthn_rs::prelude::Url::parse(common::ORIGIN).unwrap(),
+            options,
+        )
+        .unwrap();
+    let (key, _) = ward_proto::signing::DeviceKey::generate().unwrap();
+    let r = app
+        .post(
+            &app.t("/enroll/finish"),
+            json!({"ceremony_id": r.body["ceremony_id"], "credential": cred, "invite_code": code,
+                   "device": {"device_id": ward_proto::DeviceId::random(), "public_key": b64(&key.public_key()), "name": "x"}}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    // Approval opens the door.
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t(&format!("/devices/{}/approve", clin.device_id)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(release_keys(&app, &clin).await.len(), 1);
+}
+
+#[tokio::test]
+async fn signed_requests_refuse_tampering_replay_and_stolen_tokens() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let path = app.t("/me");
+    // Replay of a captured request.
+    let req = app.signed(&admin, "GET", &path, None);
+    let (parts, _) = req.into_parts();
+    let rebuild = |p: &axum::http::request::Parts| {
+        let mut b = Request::builder()
+            .method(p.method.clone())
+            .uri(p.uri.clone());
+        for (k, v) in &p.headers {
+            b = b.header(k, v);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    assert_eq!(app.raw(rebuild(&parts)).await.status, StatusCode::OK);
+    assert_eq!(
+        app.raw(rebuild(&parts)).await.status,
+        StatusCode::UNAUTHORIZED,
+        "replayed nonce"
+    );
+    // Body tampering.
+    let req = app.signed(
+        &admin,
+        "POST",
+        &app.t("/invites"),
+        Some(json!({"role": "clinician", "display_name": "A"})),
+    );
+    let (p, _) = req.into_parts();
+    let mut b = Request::builder()
+        .method(p.method.clone())
+        .uri(p.uri.clone());
+    for (k, v) in &p.headers {
+        b = b.header(k, v);
+    }
+    let tampered = b
+        .body(Body::from(
+            json!({"role": "admin", "display_name": "A"}).to_string(),
+        ))
+        .unwrap();
+    assert_eq!(app.raw(tampered).await.status, StatusCode::UNAUTHORIZED);
+    // A stolen token with another key.
+    let mut thief = common::Device {
+        key: std::sync::Arc::new(ward_proto::signing::DeviceKey::generate().unwrap().0),
+        ..clone_device(&admin)
+    };
+    assert_eq!(
+        app.call(&thief, "GET", &path, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Missing signature headers.
+    let bare = Request::get(&path)
+        .header("authorization", format!("Bearer {}", admin.token))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.raw(bare).await.status, StatusCode::UNAUTHORIZED);
+    // Wrong token for the session.
+    thief = clone_device(&admin);
+    thief.token = "not-the-token".into();
+    assert_eq!(
+        app.call(&thief, "GET", &path, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Stale timestamp.
+    app.advance(1);
+    let req = app.signed(&admin, "GET", &path, None);
+    app.advance(6 * 60 * 1000);
+    assert_eq!(app.raw(req).await.status, StatusCode::UNAUTHORIZED);
+    // Expired session.
+    app.advance(13 * 3600 * 1000);
+    assert_eq!(
+        app.call(&admin, "GET", &path, None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+fn clone_device(d: &common::Device) -> common::Device {
+    common::Device {
+        passkey: webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true),
+        key: d.key.clone(),
+        device_id: d.device_id,
+        user_id: d.user_id.clone(),
+        session_id: d.session_id.clone(),
+        token: d.token.clone(),
+        last_finish: Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn revocation_needs_step_up_and_kills_sessions_at_once() {
+    let app = TestApp::new().await;
+    let mut admin = app.admin().await;
+    let clin = app.staff(&admin, "clinician", "Dr R", true).await;
+    let revoke = app.t(&format!("/devices/{}/revoke", clin.device_id));
+    app.advance(6 * 60 * 1000); // the login assertion is now older than 5 minutes
+    let r = app.call(&admin, "POST", &revoke, None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(r.body["error"]["code"], "step_up_required");
+    assert_eq!(app.step_up(&mut admin).await.status, StatusCode::OK);
+    let r = app.call(&admin, "POST", &revoke, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(
+        app.call(&clin, "GET", &app.t("/me"), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let mut clin = clin;
+    assert_eq!(
+        app.login(&mut clin).await.status,
+        StatusCode::FORBIDDEN,
+        "a revoked device cannot log in again"
+    );
+}
+
+#[tokio::test]
+async fn wrong_roles_are_refused() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let clin = app.staff(&admin, "clinician", "Dr W", true).await;
+    let desk = app.staff(&admin, "front_desk", "Desk", true).await;
+    for d in [&clin, &desk] {
+        let r = app
+            .call(
+                d,
+                "POST",
+                &app.t("/invites"),
+                Some(json!({"role": "admin", "display_name": "x"})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app.call(d, "GET", &app.t("/devices"), None).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+        let r = app
+            .call(
+                d,
+                "POST",
+                &app.t(&format!("/devices/{}/approve", admin.device_id)),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test]
+async fn another_tenants_session_gets_nothing() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let other = ward_backend::tenants::create_tenant(&app.state.stores, "Other clinic", app.now())
+        .await
+        .unwrap();
+    for path in ["/me", "/devices", "/objects/pull"] {
+        let p = format!("/v1/tenants/{}{path}", other.id);
+        let r = app.call(&admin, "GET", &p, None).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
+    }
+    let req = SealRequestKey::generate().unwrap();
+    let p = format!("/v1/tenants/{}/keys/release", other.id);
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &p,
+            Some(json!({"ephemeral_public": b64(&req.public_key())})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn push_is_idempotent_detects_conflicts_and_binds_envelopes() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let keys = release_keys(&app, &admin).await;
+    let client = ObjectId::random();
+    let (o, env) = envelope(
+        &app.tenant,
+        &keys[0],
+        client,
+        Kind::Client,
+        b"{\"display_name\":\"A\"}",
+    );
+    let push_path = app.t("/objects/push");
+    let push =
+        |items: Vec<Value>| app.call(&admin, "POST", &push_path, Some(json!({"objects": items})));
+    let r = push(vec![item(&o, None, &env)]).await;
+    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+    let r = push(vec![item(&o, None, &env)]).await;
+    assert_eq!(r.body[0]["status"], "duplicate");
+    // Same version, different bytes (e.g. a device that re-encrypted): refused, not replaced.
+    let other = Envelope::seal(o, &keys[0], b"different").unwrap();
+    let r = push(vec![item(&o, None, &other)]).await;
+    assert_eq!(r.body[0]["status"], "conflict");
+    // An envelope pushed as another object, kind, or tenant is rejected.
+    let (note, note_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Note,
+        b"note",
+    );
+    let as_other = ObjectRef {
+        object: ObjectId::random(),
+        ..note
+    };
+    let r = push(vec![item(&as_other, Some(client), &note_env)]).await;
+    assert_eq!(r.body[0]["status"], "rejected");
+    let as_kind = ObjectRef {
+        kind: Kind::Consent,
+        ..note
+    };
+    let r = push(vec![item(&as_kind, Some(client), &note_env)]).await;
+    assert_eq!(r.body[0]["status"], "rejected");
+    let r = push(vec![json!({"object_id": ObjectId::random(), "version_id": VersionId::random(), "kind": 2, "client_id": client, "envelope": b64(b"garbage")})]).await;
+    assert_eq!(r.body[0]["status"], "rejected");
+    // Photo bytes never come through the API.
+    let (photo, photo_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::PhotoContent,
+        b"jpeg",
+    );
+    let r = push(vec![item(&photo, Some(client), &photo_env)]).await;
+    assert_eq!(r.body[0]["status"], "rejected");
+    // Pull returns exactly the stored bytes, which open with the released key.
+    let r = push(vec![item(&note, Some(client), &note_env)]).await;
+    assert_eq!(r.body[0]["status"], "created");
+    let r = app
+        .call(&admin, "GET", &app.t("/objects/pull?after=0&limit=1"), None)
+        .await;
+    assert_eq!(r.body["objects"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["has_more"], true);
+    let after = r.body["next_after"].as_u64().unwrap();
+    let r = app
+        .call(
+            &admin,
+            "GET",
+            &app.t(&format!("/objects/pull?after={after}")),
+            None,
+        )
+        .await;
+    let pulled = &r.body["objects"][0];
+    assert_eq!(unb64(pulled["envelope"].as_str().unwrap()), note_env);
+    assert_eq!(Envelope::open(&note, &keys, &note_env).unwrap(), b"note");
+}
+
+#[tokio::test]
+async fn care_teams_and_front_desk_limit_what_is_pulled() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let a = app.staff(&admin, "clinician", "Dr A", true).await;
+    let b = app.staff(&admin, "clinician", "Dr B", true).await;
+    let desk = app.staff(&admin, "front_desk", "Desk", true).await;
+    let keys = release_keys(&app, &a).await;
+    let client = ObjectId::random();
+    let (c, c_env) = envelope(&app.tenant, &keys[0], client, Kind::Client, b"client");
+    let (n, n_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Note,
+        b"note",
+    );
+    let r = app
+        .call(
+            &a,
+            "POST",
+            &app.t("/objects/push"),
+            Some(json!({"objects": [item(&c, None, &c_env), item(&n, Some(client), &n_env)]})),
+        )
+        .await;
+    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+    assert_eq!(r.body[1]["status"], "created", "{:?}", r.body);
+    let kinds = |r: &common::Resp| -> Vec<u64> {
+        r.body["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["kind"].as_u64().unwrap())
+            .collect()
+    };
+    let pull = app.t("/objects/pull");
+    assert_eq!(
+        kinds(&app.call(&a, "GET", &pull, None).await),
+        vec![1, 2],
+        "creator is on the care team"
+    );
+    assert!(
+        kinds(&app.call(&b, "GET", &pull, None).await).is_empty(),
+        "not on the care team"
+    );
+    assert_eq!(
+        kinds(&app.call(&desk, "GET", &pull, None).await),
+        vec![1],
+        "front desk: identity only"
+    );
+    assert_eq!(
+        kinds(&app.call(&admin, "GET", &pull, None).await),
+        vec![1, 2]
+    );
+    // B can neither add notes to, nor rewrite, a client outside their care team.
+    let (n2, n2_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Note,
+        b"sneaky",
+    );
+    let (c2, c2_env) = envelope(&app.tenant, &keys[0], client, Kind::Client, b"takeover");
+    let r = app
+        .call(
+            &b,
+            "POST",
+            &app.t("/objects/push"),
+            Some(json!({"objects": [item(&n2, Some(client), &n2_env), item(&c2, None, &c2_env)]})),
+        )
+        .await;
+    assert_eq!(r.body[0]["status"], "rejected");
+    assert_eq!(r.body[1]["status"], "rejected");
+    assert!(kinds(&app.call(&b, "GET", &pull, None).await).is_empty());
+}
+
+#[tokio::test]
+async fn malformed_requests_get_json_4xx() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let cases: Vec<(Request<Body>, StatusCode)> = vec![
+        (
+            Request::post(app.t("/enroll/start"))
+                .body(Body::from("{not json"))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Request::post(app.t("/enroll/start"))
+                .body(Body::from("{\"invite_code\": 5}"))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Request::post(app.t("/login/start"))
+                .body(Body::from("{\"user_id\": \"nope\"}"))
+                .unwrap(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Request::post("/v1/tenants/not-a-uuid/enroll/start")
+                .body(Body::from("{}"))
+                .unwrap(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Request::post(app.t("/enroll/finish"))
+                .body(Body::from(vec![b'a'; 6 * 1024 * 1024]))
+                .unwrap(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            Request::get("/nowhere").body(Body::empty()).unwrap(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Request::delete(app.t("/enroll/start"))
+                .body(Body::empty())
+                .unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+    ];
+    for (req, status) in cases {
+        let uri = req.uri().clone();
+        let r = app.raw(req).await;
+        assert_eq!(r.status, status, "{uri}: {:?}", r.body);
+    }
+    // Authenticated, malformed bodies and queries.
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t("/objects/push"),
+            Some(json!({"objects": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app
+        .call(&admin, "GET", &app.t("/objects/pull?after=-1"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t("/keys/release"),
+            Some(json!({"ephemeral_public": "AAAA"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t("/keys/release"),
+            Some(json!({"ephemeral_public": b64(&[0u8; 32])})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "low-order X25519 key");
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t("/devices/not-a-device/approve"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_data_folder_holds_no_plaintext() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let keys = release_keys(&app, &admin).await;
+    let client = ObjectId::random();
+    let (c, c_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        client,
+        Kind::Client,
+        b"MARKER-CLIENT-Zebedee Smith",
+    );
+    let (n, n_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Note,
+        b"MARKER-NOTE psoriasis flare",
+    );
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t("/objects/push"),
+            Some(json!({"objects": [item(&c, None, &c_env), item(&n, Some(client), &n_env)]})),
+        )
+        .await;
+    assert_eq!(r.body[1]["status"], "created");
+    let tenant_key = keys[0].key.expose_secret().to_vec();
+    let mut files = Vec::new();
+    let mut stack = vec![app.dir.path().to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                files.push(p)
+            }
+        }
+    }
+    assert!(
+        files
+            .iter()
+            .any(|p| p.ends_with("ward.db") || p.ends_with("ward.db-wal"))
+    );
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        for m in [
+            &b"MARKER"[..],
+            b"Zebedee",
+            b"psoriasis",
+            &tenant_key,
+            app.setup_code.as_bytes(),
+            admin.token.as_bytes(),
+        ] {
+            assert!(
+                !bytes.windows(m.len()).any(|w| w == m),
+                "{} holds plaintext/secret",
+                f.display()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn well_known_files_are_served() {
+    let app = TestApp::new().await;
+    let r = app
+        .raw(
+            Request::get("/.well-known/apple-app-site-association")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["webcredentials"]["apps"].is_array());
+    let r = app
+        .raw(
+            Request::get("/.well-known/assetlinks.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+}

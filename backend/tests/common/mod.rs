@@ -1,0 +1,277 @@
+//! A test harness for the API: the real Router over a real store, driven in-process with
+//! `tower::ServiceExt::oneshot`, a software passkey per person and an Ed25519 key per device.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use ward_backend::store::Stores;
+use ward_backend::store::embedded::Embedded;
+use ward_backend::{AppState, Config, router, tenants};
+use ward_proto::DeviceId;
+use ward_proto::signing::{self, DeviceKey};
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
+
+pub const ORIGIN: &str = "http://localhost:8080";
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub clock: Arc<AtomicI64>,
+    pub tenant: String,
+    pub setup_code: String,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Resp {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let stores = Stores::from_adapter(Embedded::open(dir.path()).unwrap());
+        Self::with_stores(stores, dir).await
+    }
+
+    pub async fn with_stores(stores: Stores, dir: tempfile::TempDir) -> Self {
+        let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
+        let c = clock.clone();
+        let config = Config::local(8080, dir.path().to_path_buf());
+        let state = AppState::new(
+            stores.clone(),
+            config,
+            Arc::new(move || c.load(Ordering::SeqCst)),
+        )
+        .unwrap();
+        let setup = tenants::bootstrap(&stores, state.now())
+            .await
+            .unwrap()
+            .unwrap();
+        Self {
+            router: router(state.clone()),
+            state,
+            clock,
+            tenant: setup.tenant.id.to_string(),
+            setup_code: setup.code,
+            dir,
+        }
+    }
+
+    pub fn advance(&self, ms: i64) {
+        self.clock.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> i64 {
+        self.clock.load(Ordering::SeqCst)
+    }
+
+    pub async fn raw(&self, req: Request<Body>) -> Resp {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let is_json = resp
+            .headers()
+            .get("content-type")
+            .map(|v| v.to_str().unwrap_or("").starts_with("application/json"))
+            .unwrap_or(false);
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        if !status.is_success() {
+            assert!(
+                is_json && body["error"]["code"].is_string(),
+                "{status}: error body must be JSON with a code, got {:?}",
+                String::from_utf8_lossy(&bytes)
+            );
+        }
+        Resp { status, body }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        let req = Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.raw(req).await
+    }
+
+    pub fn t(&self, rest: &str) -> String {
+        format!("/v1/tenants/{}{rest}", self.tenant)
+    }
+
+    /// Enrolls a person with an invite code; returns the signed-in device.
+    pub async fn enroll(&self, invite_code: &str, name: &str) -> Device {
+        let mut passkey = SoftPasskey::new(true);
+        let (key, _) = DeviceKey::generate().unwrap();
+        let device_id = DeviceId::random();
+        let r = self
+            .post(
+                &self.t("/enroll/start"),
+                json!({"invite_code": invite_code, "user_name": name}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let options: CreationChallengeResponse =
+            serde_json::from_value(r.body["options"].clone()).unwrap();
+        let credential = passkey
+            .do_registration(Url::parse(ORIGIN).unwrap(), options)
+            .unwrap();
+        let finish = json!({
+            "ceremony_id": r.body["ceremony_id"],
+            "credential": credential,
+            "invite_code": invite_code,
+            "device": {"device_id": device_id, "public_key": b64(&key.public_key()), "name": format!("{name}'s phone")},
+        });
+        let r = self.post(&self.t("/enroll/finish"), finish.clone()).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        Device {
+            passkey,
+            key: Arc::new(key),
+            device_id,
+            user_id: r.body["user_id"].as_str().unwrap().to_string(),
+            session_id: r.body["session_id"].as_str().unwrap().to_string(),
+            token: r.body["token"].as_str().unwrap().to_string(),
+            last_finish: finish,
+        }
+    }
+
+    pub async fn admin(&self) -> Device {
+        self.enroll(&self.setup_code.clone(), "Admin").await
+    }
+
+    /// Invites and enrolls a user with `role`; the admin approves the device when `approve`.
+    pub async fn staff(&self, admin: &Device, role: &str, name: &str, approve: bool) -> Device {
+        let r = self
+            .call(
+                admin,
+                "POST",
+                &self.t("/invites"),
+                Some(json!({"role": role, "display_name": name})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let d = self.enroll(r.body["code"].as_str().unwrap(), name).await;
+        if approve {
+            let r = self
+                .call(
+                    admin,
+                    "POST",
+                    &self.t(&format!("/devices/{}/approve", d.device_id)),
+                    None,
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        }
+        d
+    }
+
+    /// A request signed by `d`'s key with its session.
+    pub fn signed(
+        &self,
+        d: &Device,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Request<Body> {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let nonce = signing::new_nonce().unwrap();
+        let ts = self.now();
+        let sig = d
+            .key
+            .sign_request(method, path, body.as_bytes(), ts, &nonce, &d.session_id)
+            .unwrap();
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {}", d.token))
+            .header(signing::HEADER_DEVICE, d.device_id.to_string())
+            .header("x-ward-session", &d.session_id)
+            .header(signing::HEADER_TIMESTAMP, ts.to_string())
+            .header(signing::HEADER_NONCE, nonce)
+            .header(signing::HEADER_SIGNATURE, sig)
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    pub async fn call(&self, d: &Device, method: &str, path: &str, body: Option<Value>) -> Resp {
+        self.raw(self.signed(d, method, path, body)).await
+    }
+
+    /// Logs `d`'s person in again on the same device (fresh session).
+    pub async fn login(&self, d: &mut Device) -> Resp {
+        let r = self
+            .post(&self.t("/login/start"), json!({"user_id": d.user_id}))
+            .await;
+        if r.status != StatusCode::OK {
+            return r;
+        }
+        let options: RequestChallengeResponse =
+            serde_json::from_value(r.body["options"].clone()).unwrap();
+        let credential = d
+            .passkey
+            .do_authentication(Url::parse(ORIGIN).unwrap(), options)
+            .unwrap();
+        let finish = json!({"ceremony_id": r.body["ceremony_id"], "credential": credential, "device_id": d.device_id});
+        let r = self.post(&self.t("/login/finish"), finish.clone()).await;
+        d.last_finish = finish;
+        if r.status == StatusCode::OK {
+            d.session_id = r.body["session_id"].as_str().unwrap().to_string();
+            d.token = r.body["token"].as_str().unwrap().to_string();
+        }
+        r
+    }
+
+    /// A fresh passkey assertion on `d`'s session.
+    pub async fn step_up(&self, d: &mut Device) -> Resp {
+        let r = self.call(d, "POST", &self.t("/step-up/start"), None).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        let options: RequestChallengeResponse =
+            serde_json::from_value(r.body["options"].clone()).unwrap();
+        let credential = d
+            .passkey
+            .do_authentication(Url::parse(ORIGIN).unwrap(), options)
+            .unwrap();
+        self.call(
+            d,
+            "POST",
+            &self.t("/step-up/finish"),
+            Some(json!({"ceremony_id": r.body["ceremony_id"], "credential": credential})),
+        )
+        .await
+    }
+}
+
+pub struct Device {
+    pub passkey: SoftPasskey,
+    pub key: Arc<DeviceKey>,
+    pub device_id: DeviceId,
+    pub user_id: String,
+    pub session_id: String,
+    pub token: String,
+    pub last_finish: Value,
+}
+
+pub fn b64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+pub fn unb64(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .unwrap()
+}
