@@ -217,3 +217,37 @@ pub struct AuditRecord {
     /// What it concerned (object id, device id, …).
     pub target: Option<String>,
 }
+
+/// Server-side state of a resumable photo upload (S3 multipart or the embedded equivalent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadState {
+    /// Object.
+    pub object_id: ObjectId,
+    /// Version.
+    pub version_id: VersionId,
+    /// Client the photo belongs to.
+    pub client_id: ObjectId,
+    /// The storage's multipart upload id.
+    pub upload_id: String,
+    /// Total envelope size in bytes.
+    pub size: u64,
+    /// Bytes per part (the last part may be shorter).
+    pub part_size: u64,
+    /// Device uploading.
+    pub device_id: DeviceId,
+    /// Started.
+    pub created_at_ms: i64,
+    /// Set once completed and recorded in the change feed.
+    pub completed: bool,
+}
+
+/// One uploaded part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartInfo {
+    /// Part number, from 1.
+    pub number: u32,
+    /// The storage's ETag for it.
+    pub etag: String,
+    /// Its size.
+    pub size: u64,
+}

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod identity;
 pub mod keys;
 pub mod meta;
+pub mod photos;
 pub mod sync;
 
 use std::collections::HashMap;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Time.
     pub clock: Clock,
+    /// Embedded mode: the local blob store behind `/blobs` URLs.
+    pub local_blobs: Option<Arc<crate::store::local_blobs::LocalBlobs>>,
     limiter: Arc<RateLimiter>,
 }
 
@@ -81,8 +84,15 @@ impl AppState {
             webauthn: Arc::new(webauthn),
             config: Arc::new(config),
             clock,
+            local_blobs: None,
             limiter: Arc::new(RateLimiter::default()),
         })
+    }
+
+    /// Serves `/blobs` URLs from this local store (embedded mode).
+    pub fn with_local_blobs(mut self, blobs: Arc<crate::store::local_blobs::LocalBlobs>) -> Self {
+        self.local_blobs = Some(blobs);
+        self
     }
 
     /// Now, in ms.
@@ -186,6 +196,13 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{t}/keys/release"), post(keys::release))
         .route(&format!("{t}/objects/push"), post(sync::push))
         .route(&format!("{t}/objects/pull"), get(sync::pull))
+        .route(&format!("{t}/uploads/start"), post(photos::start))
+        .route(&format!("{t}/uploads/complete"), post(photos::complete))
+        .route(&format!("{t}/downloads"), post(photos::download))
+        .route(
+            "/blobs/{*path}",
+            get(photos::local_get).put(photos::local_put),
+        )
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

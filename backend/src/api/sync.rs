@@ -84,7 +84,8 @@ fn rejected(item: &PushItem, reason: impl Into<String>) -> PushResult {
     }
 }
 
-async fn may_access(
+/// Whether the caller may read or write `kind` data of `client`.
+pub async fn may_access(
     state: &AppState,
     caller: &Caller,
     kind: Kind,

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use ward_backend::config::StoreConfig;
 use ward_backend::store::Stores;
-use ward_backend::store::embedded::Embedded;
 use ward_backend::{AppState, Config, api, router, tenants};
 
 #[tokio::main]
@@ -24,15 +23,20 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .and_then(|p| p.trim_end_matches('/').parse().ok())
         .unwrap_or(8080);
-    let stores = match &config.store {
+    let (stores, local_blobs) = match &config.store {
         StoreConfig::Embedded { dir } => {
-            Stores::from_adapter(Embedded::open(dir).context("opening the data folder")?)
+            let (s, b) =
+                Stores::embedded(dir, &config.web_origin).context("opening the data folder")?;
+            (s, Some(b))
         }
         StoreConfig::Aws { .. } => {
             anyhow::bail!("the AWS adapter is not built into this binary yet")
         }
     };
-    let state = AppState::new(stores.clone(), config.clone(), api::system_clock())?;
+    let mut state = AppState::new(stores.clone(), config.clone(), api::system_clock())?;
+    if let Some(b) = local_blobs {
+        state = state.with_local_blobs(b);
+    }
     let setup = tenants::bootstrap(&stores, state.now()).await?;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(addr)

@@ -25,7 +25,7 @@ use super::{
 use crate::error::StoreError;
 use crate::model::{
     AuditRecord, Ceremony, Credential, Device, DeviceStatus, Invite, Session, StoredObject, Tenant,
-    User, WrappedTenantKey,
+    UploadState, User, WrappedTenantKey,
 };
 
 const SCHEMA: &str = "
@@ -697,6 +697,29 @@ impl ObjectStore for Embedded {
             Ok(out)
         })
         .await
+    }
+
+    async fn put_upload(&self, tenant: TenantId, upload: &UploadState) -> StoreResult<()> {
+        let (id, k, body) = (
+            t(tenant),
+            format!("{}#{}", upload.object_id, upload.version_id),
+            json(upload)?,
+        );
+        self.run(move |c| rec_put(c, &id, "upload", &k, &body, None))
+            .await
+    }
+
+    async fn get_upload(
+        &self,
+        tenant: TenantId,
+        object: ObjectId,
+        version: VersionId,
+    ) -> StoreResult<Option<UploadState>> {
+        let (id, k) = (t(tenant), format!("{object}#{version}"));
+        self.run(move |c| rec_get(c, &id, "upload", &k))
+            .await?
+            .map(|b| parse(&b))
+            .transpose()
     }
 
     async fn has_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<bool> {

@@ -8,6 +8,7 @@
 //! object version) are atomic in both adapters.
 
 pub mod embedded;
+pub mod local_blobs;
 
 use std::sync::Arc;
 
@@ -17,8 +18,8 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, Ceremony, Credential, Device, DeviceStatus, Invite, Session, StoredObject, Tenant,
-    User, WrappedTenantKey,
+    AuditRecord, Ceremony, Credential, Device, DeviceStatus, Invite, PartInfo, Session,
+    StoredObject, Tenant, UploadState, User, WrappedTenantKey,
 };
 
 /// Result of a storage call.
@@ -179,6 +180,15 @@ pub trait ObjectStore: Send + Sync {
     ) -> StoreResult<Vec<StoredObject>>;
     /// Whether any version of `object` exists.
     async fn has_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<bool>;
+    /// Stores (creates or replaces) the state of a photo upload.
+    async fn put_upload(&self, tenant: TenantId, upload: &UploadState) -> StoreResult<()>;
+    /// The upload state of an object version, if one was started.
+    async fn get_upload(
+        &self,
+        tenant: TenantId,
+        object: ObjectId,
+        version: VersionId,
+    ) -> StoreResult<Option<UploadState>>;
     /// One version.
     async fn get_object(
         &self,
@@ -186,6 +196,58 @@ pub trait ObjectStore: Send + Sync {
         object: ObjectId,
         version: VersionId,
     ) -> StoreResult<Option<StoredObject>>;
+}
+
+/// Where a blob (a photo's envelope) lives: `tenants/<tenant>/objects/<object>/<version>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobKey {
+    /// Object.
+    pub object: ObjectId,
+    /// Version.
+    pub version: VersionId,
+}
+
+impl BlobKey {
+    /// The storage key (S3 object key / relative file path) under the tenant's prefix.
+    pub fn path(&self, tenant: TenantId) -> String {
+        format!("tenants/{tenant}/objects/{}/{}", self.object, self.version)
+    }
+}
+
+/// Photo envelopes, uploaded and downloaded by devices directly (presigned URLs): no photo
+/// byte passes through the API process on AWS.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Starts a multipart upload; returns its id.
+    async fn create_upload(&self, tenant: TenantId, key: BlobKey) -> StoreResult<String>;
+    /// A URL the device PUTs part `number` (from 1) to, valid `ttl_s` seconds.
+    async fn presign_part(
+        &self,
+        tenant: TenantId,
+        key: BlobKey,
+        upload_id: &str,
+        number: u32,
+        ttl_s: u32,
+    ) -> StoreResult<String>;
+    /// Parts already received (for resuming without resending them).
+    async fn list_parts(
+        &self,
+        tenant: TenantId,
+        key: BlobKey,
+        upload_id: &str,
+    ) -> StoreResult<Vec<PartInfo>>;
+    /// Assembles the parts into the blob.
+    async fn complete_upload(
+        &self,
+        tenant: TenantId,
+        key: BlobKey,
+        upload_id: &str,
+        parts: &[PartInfo],
+    ) -> StoreResult<()>;
+    /// A URL the device GETs the blob from, valid `ttl_s` seconds.
+    async fn presign_get(&self, tenant: TenantId, key: BlobKey, ttl_s: u32) -> StoreResult<String>;
+    /// The blob's size, if it exists.
+    async fn blob_size(&self, tenant: TenantId, key: BlobKey) -> StoreResult<Option<u64>>;
 }
 
 /// The server's append-only audit log.
@@ -233,6 +295,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     /// Keys.
     pub keys: Arc<dyn KeyVault>,
+    /// Photo blobs.
+    pub blobs: Arc<dyn BlobStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -242,8 +306,8 @@ impl std::fmt::Debug for Stores {
 }
 
 impl Stores {
-    /// All ports served by one adapter value.
-    pub fn from_adapter<A>(a: Arc<A>) -> Self
+    /// All ports served by one adapter value, plus a blob store.
+    pub fn from_adapter<A>(a: Arc<A>, blobs: Arc<dyn BlobStore>) -> Self
     where
         A: TenantStore
             + IdentityStore
@@ -260,6 +324,20 @@ impl Stores {
             objects: a.clone(),
             audit: a.clone(),
             keys: a,
+            blobs,
         }
+    }
+}
+
+impl Stores {
+    /// The embedded default: SQLite + local master key + files in `dir`, blob URLs signed
+    /// locally and served under `public_url`.
+    pub fn embedded(
+        dir: &std::path::Path,
+        public_url: &str,
+    ) -> StoreResult<(Self, Arc<local_blobs::LocalBlobs>)> {
+        let db = embedded::Embedded::open(dir)?;
+        let blobs = local_blobs::LocalBlobs::open(&dir.join("blobs"), public_url)?;
+        Ok((Self::from_adapter(db, blobs.clone()), blobs))
     }
 }

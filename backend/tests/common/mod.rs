@@ -12,7 +12,6 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 use ward_backend::store::Stores;
-use ward_backend::store::embedded::Embedded;
 use ward_backend::{AppState, Config, router, tenants};
 use ward_proto::DeviceId;
 use ward_proto::signing::{self, DeviceKey};
@@ -39,20 +38,27 @@ pub struct Resp {
 impl TestApp {
     pub async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let stores = Stores::from_adapter(Embedded::open(dir.path()).unwrap());
-        Self::with_stores(stores, dir).await
+        let (stores, blobs) = Stores::embedded(dir.path(), ORIGIN).unwrap();
+        Self::with_stores(stores, Some(blobs), dir).await
     }
 
-    pub async fn with_stores(stores: Stores, dir: tempfile::TempDir) -> Self {
+    pub async fn with_stores(
+        stores: Stores,
+        blobs: Option<Arc<ward_backend::store::local_blobs::LocalBlobs>>,
+        dir: tempfile::TempDir,
+    ) -> Self {
         let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
         let c = clock.clone();
         let config = Config::local(8080, dir.path().to_path_buf());
-        let state = AppState::new(
+        let mut state = AppState::new(
             stores.clone(),
             config,
             Arc::new(move || c.load(Ordering::SeqCst)),
         )
         .unwrap();
+        if let Some(b) = blobs {
+            state = state.with_local_blobs(b);
+        }
         let setup = tenants::bootstrap(&stores, state.now())
             .await
             .unwrap()
