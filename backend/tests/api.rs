@@ -687,3 +687,159 @@ async fn well_known_files_are_served() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
 }
+
+/// Sends a request to a URL the API handed out (embedded mode: it points back at this server).
+async fn to_url(app: &TestApp, method: &str, url: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let path = url.strip_prefix(common::ORIGIN).expect("local URL");
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .body(Body::from(body))
+        .unwrap();
+    let resp = app.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    (
+        status,
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+}
+
+#[tokio::test]
+async fn photo_upload_resumes_without_resending_parts_and_downloads_by_url() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let clin = app.staff(&admin, "clinician", "Dr P", true).await;
+    let other = app.staff(&admin, "clinician", "Dr Q", true).await;
+    let keys = release_keys(&app, &clin).await;
+    let client = ObjectId::random();
+    let (c, c_env) = envelope(&app.tenant, &keys[0], client, Kind::Client, b"client");
+    app.call(
+        &clin,
+        "POST",
+        &app.t("/objects/push"),
+        Some(json!({"objects": [item(&c, None, &c_env)]})),
+    )
+    .await;
+    // A ~20 MB photo envelope: three 8 MiB parts.
+    let photo: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let (p, p_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::PhotoContent,
+        &photo,
+    );
+    let start = json!({"object_id": p.object, "version_id": p.version, "client_id": client, "size": p_env.len()});
+    let plan = app
+        .call(&clin, "POST", &app.t("/uploads/start"), Some(start.clone()))
+        .await;
+    assert_eq!(plan.status, StatusCode::OK, "{:?}", plan.body);
+    let parts = plan.body["parts"].as_array().unwrap().clone();
+    assert_eq!(parts.len(), 3);
+    // Send parts 1 and 2, then the connection "drops".
+    for part in &parts[..2] {
+        let (off, len) = (
+            part["offset"].as_u64().unwrap() as usize,
+            part["length"].as_u64().unwrap() as usize,
+        );
+        let (s, _) = to_url(
+            &app,
+            "PUT",
+            part["url"].as_str().unwrap(),
+            p_env[off..off + len].to_vec(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    // Completing early names the missing part.
+    let done = json!({"object_id": p.object, "version_id": p.version});
+    let r = app
+        .call(
+            &clin,
+            "POST",
+            &app.t("/uploads/complete"),
+            Some(done.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Resume: only part 3 is asked for.
+    let plan = app
+        .call(&clin, "POST", &app.t("/uploads/start"), Some(start.clone()))
+        .await;
+    assert_eq!(plan.body["done"], json!([1, 2]));
+    let rest = plan.body["parts"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    let (off, len) = (
+        rest[0]["offset"].as_u64().unwrap() as usize,
+        rest[0]["length"].as_u64().unwrap() as usize,
+    );
+    // A URL cannot be reused for another part or tampered with.
+    let tampered = rest[0]["url"].as_str().unwrap().replace("part=3", "part=1");
+    assert_eq!(
+        to_url(&app, "PUT", &tampered, vec![0; 10]).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, _) = to_url(
+        &app,
+        "PUT",
+        rest[0]["url"].as_str().unwrap(),
+        p_env[off..off + len].to_vec(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = app
+        .call(
+            &clin,
+            "POST",
+            &app.t("/uploads/complete"),
+            Some(done.clone()),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // It is in the feed (without bytes), and downloadable by URL to the care team only.
+    let pulled = app.call(&clin, "GET", &app.t("/objects/pull"), None).await;
+    let photo_row = pulled.body["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["kind"] == 4)
+        .unwrap()
+        .clone();
+    assert!(photo_row["envelope"].is_null());
+    let r = app
+        .call(&other, "POST", &app.t("/downloads"), Some(done.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "not on the care team");
+    let r = app
+        .call(&clin, "POST", &app.t("/downloads"), Some(done.clone()))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let (s, bytes) = to_url(&app, "GET", r.body["url"].as_str().unwrap(), Vec::new()).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(bytes, p_env);
+    assert_eq!(Envelope::open(&p, &keys, &bytes).unwrap(), photo);
+    // Others on the care team cannot start uploads for clients they do not treat.
+    let r = app.call(&other, "POST", &app.t("/uploads/start"), Some(json!({"object_id": ObjectId::random(), "version_id": VersionId::random(), "client_id": client, "size": 10}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // An expired download URL is refused.
+    let r = app
+        .call(&clin, "POST", &app.t("/downloads"), Some(done))
+        .await;
+    let url = r.body["url"].as_str().unwrap().to_string();
+    let expired = {
+        let (head, q) = url.split_once("expires=").unwrap();
+        let (_, tail) = q.split_once('&').unwrap();
+        format!("{head}expires=1&{tail}")
+    };
+    assert_eq!(
+        to_url(&app, "GET", &expired, Vec::new()).await.0,
+        StatusCode::FORBIDDEN
+    );
+}

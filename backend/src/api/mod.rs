@@ -199,12 +199,17 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{t}/uploads/start"), post(photos::start))
         .route(&format!("{t}/uploads/complete"), post(photos::complete))
         .route(&format!("{t}/downloads"), post(photos::download))
-        .route(
-            "/blobs/{*path}",
-            get(photos::local_get).put(photos::local_put),
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Embedded mode's stand-in for S3: takes whole upload parts.
+        .merge(
+            Router::new()
+                .route(
+                    "/blobs/{*path}",
+                    get(photos::local_get).put(photos::local_put),
+                )
+                .layer(DefaultBodyLimit::max(photos::PART_SIZE as usize + 1024)),
         )
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
