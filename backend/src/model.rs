@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use ward_proto::{DeviceId, ObjectId, TenantId, VersionId};
 
 /// A staff role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Manages staff, devices, policies; reads everything.
@@ -123,7 +123,7 @@ pub enum CeremonyPurpose {
 }
 
 /// Device lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     /// Enrolled, awaiting admin approval: no tenant key, no data.
@@ -137,7 +137,7 @@ pub enum DeviceStatus {
 }
 
 /// An enrolled device (phone or admin browser).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Device {
     /// Id.
     pub device_id: DeviceId,

@@ -25,6 +25,8 @@ commands:
   kotlin-test build the core, generate bindings, compile and run the Kotlin JUnit suite
   kotlin-bench the Kotlin FFI benchmark only (release build)
   bench       release benchmarks (core and FFI); prints ratios against baselines
+  bench-backend release backend benchmarks: push/pull vs /healthz, ward-lambda vs hello-world
+  run         start the local backend (ward-server, embedded store in ./ward-data)
   demo        a short core demo: create a vault, capture a note and a photo, read back"
 }
 
@@ -52,6 +54,27 @@ fn main() -> Result<()> {
         "kotlin-test" => kotlin::test(),
         "kotlin-bench" => kotlin::bench(),
         "bench" => bench(&args[1..]),
+        "bench-backend" => {
+            let (server, lambda) = ("ward-server", "ward-lambda");
+            let backend = ["build", "--release", "-p", "ward-backend", "--bin", server];
+            util::cargo(&[&backend[..], &["--bin", lambda]].concat())?;
+            util::cargo(&["build", "--release", "-p", "ward-backend-bench", "--bins"])?;
+            let bench = util::target_dir().join("release/ward-backend-bench");
+            util::run(std::process::Command::new(bench).args(&args[1..]))
+        }
+        "run" => {
+            let mut a = vec![
+                "run",
+                "-q",
+                "-p",
+                "ward-backend",
+                "--bin",
+                "ward-server",
+                "--",
+            ];
+            a.extend(args[1..].iter().map(String::as_str));
+            util::cargo(&a)
+        }
         "demo" => {
             let mut a = vec!["run", "-q", "-p", "ward-core", "--example", "demo"];
             a.extend(["--features", "testkit", "--"]);

@@ -27,7 +27,7 @@ use crate::model::{
 use crate::tenants::{self, random_token};
 
 /// Start of enrollment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct EnrollStart {
     /// The invite code.
     pub invite_code: String,
@@ -36,7 +36,7 @@ pub struct EnrollStart {
 }
 
 /// A ceremony's challenge for the authenticator.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct CeremonyStarted {
     /// Id to send back with the finish call.
     pub ceremony_id: String,
@@ -45,7 +45,7 @@ pub struct CeremonyStarted {
 }
 
 /// The device being enrolled.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct NewDevice {
     /// Device id minted by the device.
     pub device_id: DeviceId,
@@ -56,11 +56,12 @@ pub struct NewDevice {
 }
 
 /// End of enrollment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct EnrollFinish {
     /// From the start call.
     pub ceremony_id: String,
     /// The authenticator's attestation.
+    #[schemars(with = "serde_json::Value")]
     pub credential: RegisterPublicKeyCredential,
     /// The device the new session is bound to.
     pub device: NewDevice,
@@ -69,7 +70,7 @@ pub struct EnrollFinish {
 }
 
 /// A new session.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct SessionGrant {
     /// The user.
     pub user_id: uuid::Uuid,
@@ -336,18 +337,19 @@ pub async fn enroll_finish(
 }
 
 /// Start of login.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct LoginStart {
     /// The user (the app stores it at enrollment).
     pub user_id: uuid::Uuid,
 }
 
 /// End of login.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct LoginFinish {
     /// From the start call.
     pub ceremony_id: String,
     /// The authenticator's assertion.
+    #[schemars(with = "serde_json::Value")]
     pub credential: PublicKeyCredential,
     /// The device the session is bound to (enrolled by this user).
     pub device_id: DeviceId,
@@ -520,11 +522,12 @@ pub async fn step_up_start(
 }
 
 /// End of step-up.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct StepUpFinish {
     /// From the start call.
     pub ceremony_id: String,
     /// The assertion.
+    #[schemars(with = "serde_json::Value")]
     pub credential: PublicKeyCredential,
 }
 
@@ -578,7 +581,7 @@ pub async fn step_up_finish(
 }
 
 /// Who the caller is.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Me {
     /// User.
     pub user_id: uuid::Uuid,
@@ -620,7 +623,7 @@ pub async fn me(
 }
 
 /// New invite.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct NewInvite {
     /// Role to grant.
     pub role: Role,

@@ -19,20 +19,21 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::AuditRecord;
 
 /// The request: the device's one-time public key.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ReleaseRequest {
     /// X25519 public key, base64url.
     pub ephemeral_public: String,
 }
 
 /// The response.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Released {
     /// Current epoch (seal new data under it).
     pub current_epoch: u32,
     /// Epochs included, in the order they appear in the sealed payload.
     pub epochs: Vec<u32>,
     /// `epoch (4 bytes BE) ‖ key (32 bytes)` for each epoch, sealed as one payload.
+    #[schemars(with = "serde_json::Value")]
     pub sealed: SealedKey,
 }
 

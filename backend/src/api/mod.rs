@@ -11,6 +11,7 @@ pub mod devices;
 pub mod identity;
 pub mod keys;
 pub mod meta;
+pub mod openapi;
 pub mod photos;
 pub mod sync;
 
@@ -22,7 +23,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post, put};
 use serde::de::DeserializeOwned;
 use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
 
@@ -163,52 +164,310 @@ pub fn path_id<T: std::str::FromStr>(s: &str, what: &str) -> ApiResult<T> {
         .map_err(|_| ApiError::not_found(format!("no such {what}")))
 }
 
+fn doc(
+    method: &'static str,
+    path: &str,
+    summary: &'static str,
+    access: openapi::Access,
+    request: Option<openapi::SchemaFn>,
+    response: Option<openapi::SchemaFn>,
+) -> openapi::Doc {
+    openapi::Doc {
+        method,
+        path: path.to_string(),
+        summary,
+        access,
+        request,
+        response,
+    }
+}
+
+/// Every route with its documentation: the single table both [`router`] and the OpenAPI
+/// document are built from.
+pub fn routes() -> Vec<(openapi::Doc, MethodRouter<AppState>)> {
+    use openapi::Access::*;
+    use openapi::schema as s;
+    type V = serde_json::Value;
+    let t = "/v1/tenants/{tenant}";
+    let p = |rest: &str| format!("{t}{rest}");
+    vec![
+        (
+            doc("get", "/", "Landing page for a browser", Public, None, None),
+            get(meta::index),
+        ),
+        (
+            doc("get", "/healthz", "Liveness", Public, None, Some(s::<V>)),
+            get(meta::healthz),
+        ),
+        (
+            doc(
+                "get",
+                "/openapi.json",
+                "This document",
+                Public,
+                None,
+                Some(s::<V>),
+            ),
+            get(openapi_json),
+        ),
+        (
+            doc(
+                "get",
+                "/.well-known/apple-app-site-association",
+                "iOS passkey association",
+                Public,
+                None,
+                Some(s::<V>),
+            ),
+            get(meta::apple_app_site_association),
+        ),
+        (
+            doc(
+                "get",
+                "/.well-known/assetlinks.json",
+                "Android passkey association",
+                Public,
+                None,
+                Some(s::<V>),
+            ),
+            get(meta::assetlinks),
+        ),
+        (
+            doc(
+                "post",
+                &p("/enroll/start"),
+                "Start enrollment with an invite (passkey registration)",
+                Public,
+                Some(s::<identity::EnrollStart>),
+                Some(s::<identity::CeremonyStarted>),
+            ),
+            post(identity::enroll_start),
+        ),
+        (
+            doc(
+                "post",
+                &p("/enroll/finish"),
+                "Finish enrollment: passkey + device key, returns a session",
+                Public,
+                Some(s::<identity::EnrollFinish>),
+                Some(s::<identity::SessionGrant>),
+            ),
+            post(identity::enroll_finish),
+        ),
+        (
+            doc(
+                "post",
+                &p("/login/start"),
+                "Start a passkey login",
+                Public,
+                Some(s::<identity::LoginStart>),
+                Some(s::<identity::CeremonyStarted>),
+            ),
+            post(identity::login_start),
+        ),
+        (
+            doc(
+                "post",
+                &p("/login/finish"),
+                "Finish a passkey login on an enrolled device",
+                Public,
+                Some(s::<identity::LoginFinish>),
+                Some(s::<identity::SessionGrant>),
+            ),
+            post(identity::login_finish),
+        ),
+        (
+            doc(
+                "post",
+                &p("/step-up/start"),
+                "Start a step-up passkey assertion",
+                Session,
+                None,
+                Some(s::<identity::CeremonyStarted>),
+            ),
+            post(identity::step_up_start),
+        ),
+        (
+            doc(
+                "post",
+                &p("/step-up/finish"),
+                "Finish a step-up",
+                Session,
+                Some(s::<identity::StepUpFinish>),
+                Some(s::<V>),
+            ),
+            post(identity::step_up_finish),
+        ),
+        (
+            doc(
+                "get",
+                &p("/me"),
+                "The caller's user, role and device state",
+                Session,
+                None,
+                Some(s::<identity::Me>),
+            ),
+            get(identity::me),
+        ),
+        (
+            doc(
+                "post",
+                &p("/invites"),
+                "Invite a staff member (returns a one-time code)",
+                Admin,
+                Some(s::<identity::NewInvite>),
+                Some(s::<V>),
+            ),
+            post(identity::create_invite),
+        ),
+        (
+            doc(
+                "get",
+                &p("/devices"),
+                "List devices",
+                Admin,
+                None,
+                Some(s::<Vec<crate::model::Device>>),
+            ),
+            get(devices::list),
+        ),
+        (
+            doc(
+                "post",
+                &p("/devices/{device}/approve"),
+                "Approve a pending device",
+                Admin,
+                None,
+                Some(s::<V>),
+            ),
+            post(devices::approve),
+        ),
+        (
+            doc(
+                "post",
+                &p("/devices/{device}/revoke"),
+                "Revoke a device (kills its sessions)",
+                AdminStepUp,
+                None,
+                Some(s::<V>),
+            ),
+            post(devices::revoke),
+        ),
+        (
+            doc(
+                "post",
+                &p("/keys/release"),
+                "Tenant keys sealed to a one-time X25519 key",
+                Device,
+                Some(s::<keys::ReleaseRequest>),
+                Some(s::<keys::Released>),
+            ),
+            post(keys::release),
+        ),
+        (
+            doc(
+                "post",
+                &p("/objects/push"),
+                "Push envelopes (idempotent per version)",
+                Device,
+                Some(s::<sync::PushRequest>),
+                Some(s::<Vec<sync::PushResult>>),
+            ),
+            post(sync::push),
+        ),
+        (
+            doc(
+                "get",
+                &p("/objects/pull"),
+                "Pull the change feed after a cursor (?after=&limit=)",
+                Device,
+                None,
+                Some(s::<sync::PullPage>),
+            ),
+            get(sync::pull),
+        ),
+        (
+            doc(
+                "post",
+                &p("/uploads/start"),
+                "Start or resume a photo upload: presigned part URLs",
+                Device,
+                Some(s::<photos::UploadStart>),
+                Some(s::<photos::UploadPlan>),
+            ),
+            post(photos::start),
+        ),
+        (
+            doc(
+                "post",
+                &p("/uploads/complete"),
+                "Complete a photo upload",
+                Device,
+                Some(s::<photos::UploadComplete>),
+                Some(s::<V>),
+            ),
+            post(photos::complete),
+        ),
+        (
+            doc(
+                "post",
+                &p("/downloads"),
+                "A presigned photo download URL",
+                Device,
+                Some(s::<photos::DownloadRequest>),
+                Some(s::<V>),
+            ),
+            post(photos::download),
+        ),
+        (
+            doc(
+                "get",
+                "/blobs/{*path}",
+                "Download a blob (embedded mode)",
+                SignedUrl,
+                None,
+                None,
+            ),
+            get(photos::local_get),
+        ),
+        (
+            doc(
+                "put",
+                "/blobs/{*path}",
+                "Upload a part (embedded mode)",
+                SignedUrl,
+                None,
+                None,
+            ),
+            put(photos::local_put),
+        ),
+    ]
+}
+
+/// The OpenAPI document of [`routes`].
+pub fn openapi_document() -> serde_json::Value {
+    let docs: Vec<openapi::Doc> = routes().into_iter().map(|(d, _)| d).collect();
+    openapi::document(&docs)
+}
+
+async fn openapi_json() -> axum::Json<serde_json::Value> {
+    axum::Json(openapi_document())
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let t = "/v1/tenants/{tenant}";
-    Router::new()
-        .route("/healthz", get(meta::healthz))
-        .route(
-            "/.well-known/apple-app-site-association",
-            get(meta::apple_app_site_association),
-        )
-        .route("/.well-known/assetlinks.json", get(meta::assetlinks))
-        .route(&format!("{t}/enroll/start"), post(identity::enroll_start))
-        .route(&format!("{t}/enroll/finish"), post(identity::enroll_finish))
-        .route(&format!("{t}/login/start"), post(identity::login_start))
-        .route(&format!("{t}/login/finish"), post(identity::login_finish))
-        .route(&format!("{t}/step-up/start"), post(identity::step_up_start))
-        .route(
-            &format!("{t}/step-up/finish"),
-            post(identity::step_up_finish),
-        )
-        .route(&format!("{t}/me"), get(identity::me))
-        .route(&format!("{t}/invites"), post(identity::create_invite))
-        .route(&format!("{t}/devices"), get(devices::list))
-        .route(
-            &format!("{t}/devices/{{device}}/approve"),
-            post(devices::approve),
-        )
-        .route(
-            &format!("{t}/devices/{{device}}/revoke"),
-            post(devices::revoke),
-        )
-        .route(&format!("{t}/keys/release"), post(keys::release))
-        .route(&format!("{t}/objects/push"), post(sync::push))
-        .route(&format!("{t}/objects/pull"), get(sync::pull))
-        .route(&format!("{t}/uploads/start"), post(photos::start))
-        .route(&format!("{t}/uploads/complete"), post(photos::complete))
-        .route(&format!("{t}/downloads"), post(photos::download))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        // Embedded mode's stand-in for S3: takes whole upload parts.
-        .merge(
-            Router::new()
-                .route(
-                    "/blobs/{*path}",
-                    get(photos::local_get).put(photos::local_put),
-                )
-                .layer(DefaultBodyLimit::max(photos::PART_SIZE as usize + 1024)),
-        )
+    let mut api = Router::new();
+    let mut blobs = Router::new();
+    for (d, handler) in routes() {
+        if d.access == openapi::Access::SignedUrl {
+            blobs = blobs.route(&d.path, handler);
+        } else {
+            api = api.route(&d.path, handler);
+        }
+    }
+    api.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Embedded mode's stand-in for S3 takes whole upload parts.
+        .merge(blobs.layer(DefaultBodyLimit::max(photos::PART_SIZE as usize + 1024)))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)

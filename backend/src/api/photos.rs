@@ -30,7 +30,7 @@ pub const UPLOAD_URL_TTL_S: u32 = 10 * 60;
 pub const DOWNLOAD_URL_TTL_S: u32 = 5 * 60;
 
 /// Start or resume an upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UploadStart {
     /// Photo object.
     pub object_id: ObjectId,
@@ -43,7 +43,7 @@ pub struct UploadStart {
 }
 
 /// A part still to send.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PartUrl {
     /// Part number (from 1).
     pub number: u32,
@@ -56,7 +56,7 @@ pub struct PartUrl {
 }
 
 /// The upload plan.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UploadPlan {
     /// Part size.
     pub part_size: u64,
@@ -179,7 +179,7 @@ pub async fn start(
 }
 
 /// Finish an upload.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct UploadComplete {
     /// Photo object.
     pub object_id: ObjectId,
@@ -276,7 +276,7 @@ pub async fn complete(
 }
 
 /// Ask for a download URL.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct DownloadRequest {
     /// Photo object.
     pub object_id: ObjectId,

@@ -32,7 +32,7 @@ pub const MAX_PUSH_OBJECTS: usize = 500;
 pub const MAX_PULL_LIMIT: u32 = 500;
 
 /// One pushed version.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PushItem {
     /// Object.
     pub object_id: ObjectId,
@@ -51,14 +51,14 @@ pub struct PushItem {
 }
 
 /// A push.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PushRequest {
     /// Versions to store.
     pub objects: Vec<PushItem>,
 }
 
 /// Outcome for one pushed version.
-#[derive(Debug, Serialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct PushResult {
     /// Object.
     pub object_id: ObjectId,
@@ -263,7 +263,7 @@ pub async fn push(
 }
 
 /// A pulled version.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 pub struct PulledObject {
     /// Feed position.
     pub seq: u64,
@@ -282,7 +282,7 @@ pub struct PulledObject {
 }
 
 /// A page of the feed.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PullPage {
     /// Versions the caller may read, in feed order.
     pub objects: Vec<PulledObject>,

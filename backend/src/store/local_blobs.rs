@@ -154,6 +154,11 @@ impl LocalBlobs {
         Ok(self.dir.join("uploads").join(upload_id))
     }
 
+    /// Whether the upload in `dir` was started for `key` of `tenant`.
+    fn upload_targets(&self, dir: &Path, tenant: TenantId, key: BlobKey) -> bool {
+        std::fs::read_to_string(dir.join("target")).is_ok_and(|t| t == key.path(tenant))
+    }
+
     /// Stores one part received through a verified PUT URL.
     pub fn write_part(&self, grant: &LocalGrant, bytes: &[u8]) -> StoreResult<PartInfo> {
         let (upload_id, number) = grant
@@ -220,12 +225,16 @@ impl BlobStore for LocalBlobs {
 
     async fn list_parts(
         &self,
-        _tenant: TenantId,
-        _key: BlobKey,
+        tenant: TenantId,
+        key: BlobKey,
         upload_id: &str,
     ) -> StoreResult<Vec<PartInfo>> {
         let dir = self.upload_dir(upload_id)?;
         let mut parts = Vec::new();
+        // Like S3 (the upload id is scoped to its key): another tenant or object sees nothing.
+        if !self.upload_targets(&dir, tenant, key) {
+            return Ok(parts);
+        }
         let entries = match std::fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(parts),
@@ -259,6 +268,9 @@ impl BlobStore for LocalBlobs {
         parts: &[PartInfo],
     ) -> StoreResult<()> {
         let dir = self.upload_dir(upload_id)?;
+        if !self.upload_targets(&dir, tenant, key) {
+            return Err(StoreError::Conflict("no such upload for this object".into()));
+        }
         let final_path = self.dir.join(key.path(tenant));
         if let Some(parent) = final_path.parent() {
             std::fs::create_dir_all(parent).map_err(io)?;

@@ -2,11 +2,12 @@
 //! as a required first argument so that no query can be built without one.
 //!
 //! Two adapters implement every port: [`embedded`] (SQLite + files + a local master key, the
-//! default for `ward-server` on one machine) and the AWS adapter (DynamoDB single table, S3,
+//! default for `ward-server` on one machine) and [`aws`] (DynamoDB single table, S3,
 //! KMS). [`Stores`] bundles one of each for the router. Conditional writes that decide
 //! correctness (consuming an invite or a ceremony once, first use of a request nonce, a new
 //! object version) are atomic in both adapters.
 
+pub mod aws;
 pub mod embedded;
 pub mod local_blobs;
 
@@ -339,5 +340,30 @@ impl Stores {
         let db = embedded::Embedded::open(dir)?;
         let blobs = local_blobs::LocalBlobs::open(&dir.join("blobs"), public_url)?;
         Ok((Self::from_adapter(db, blobs.clone()), blobs))
+    }
+}
+
+/// Builds the stores a configuration names (the AWS adapter for `StoreConfig::Aws`).
+pub async fn connect(config: &crate::config::StoreConfig) -> anyhow::Result<Stores> {
+    match config {
+        crate::config::StoreConfig::Embedded { dir } => {
+            let (stores, _) = Stores::embedded(dir, "http://localhost")?;
+            Ok(stores)
+        }
+        crate::config::StoreConfig::Aws {
+            table,
+            bucket,
+            endpoint,
+        } => {
+            let aws = aws::Aws::connect(aws::AwsSettings {
+                table: table.clone(),
+                bucket: bucket.clone(),
+                endpoint: endpoint.clone(),
+                region: None,
+            })
+            .await?;
+            let blobs = aws::S3Blobs::new(aws.clone());
+            Ok(aws::stores(aws, blobs))
+        }
     }
 }

@@ -1,0 +1,32 @@
+//! `ward-lambda`: the same Router as `ward-server`, handed to `lambda_http::run` behind API
+//! Gateway (HTTP API). Configuration comes from the environment the infrastructure template
+//! sets (`WARD_STORE=aws`, `WARD_TABLE`, `WARD_BUCKET`, `WARD_RP_ID`, `WARD_WEB_ORIGIN`, …);
+//! AWS clients are built once per cold start, never per request.
+
+use anyhow::Context;
+use ward_backend::config::StoreConfig;
+use ward_backend::{AppState, Config, api, router};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_ansi(false)
+        .without_time()
+        .init();
+    let config = Config::from_env(8080);
+    let stores = match &config.store {
+        StoreConfig::Aws { .. } => ward_backend::store::connect(&config.store)
+            .await
+            .context("connecting to DynamoDB, S3 and KMS")?,
+        StoreConfig::Embedded { .. } => {
+            return Err(
+                "ward-lambda needs WARD_STORE=aws (the embedded store is for ward-server)".into(),
+            );
+        }
+    };
+    let state = AppState::new(stores, config, api::system_clock())?;
+    lambda_http::run(router(state)).await
+}

@@ -1,0 +1,133 @@
+//! `IdentityStore` on DynamoDB: users (`T#<t>#USER`/`<user>`), passkeys
+//! (`T#<t>#CRED`/`<user>#<credential>`, listed per user by sort-key prefix), care teams
+//! (`T#<t>#CARE`/`<client>#<user>`), and the two consume-once records, invites
+//! (`T#<t>#INVITE`/`<code hash>`) and ceremonies (`T#<t>#CEREMONY`/`<id>`). Those carry `exp`
+//! and `ttl`; taking one is a single `DeleteItem` with `attribute_exists` and `ALL_OLD`, so of
+//! concurrent takers exactly one receives it, and an expired one is deleted but not returned
+//! (TTL deletion is lazy, so expiry is always checked here too).
+
+use async_trait::async_trait;
+use ward_proto::{ObjectId, TenantId};
+
+use super::Aws;
+use super::table::{Cond, Kind, Partition, Range, Table, body, expired, set_body, set_expiry};
+use crate::model::{Ceremony, Credential, Invite, User};
+use crate::store::{IdentityStore, StoreResult};
+
+impl Aws {
+    async fn take_unexpired<T: serde::de::DeserializeOwned>(
+        &self,
+        p: &Partition,
+        sk: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<T>> {
+        match self.table.take(p, sk).await? {
+            Some(item) if !expired(&item, now_ms)? => Ok(Some(body(&item)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+#[async_trait]
+impl IdentityStore for Aws {
+    async fn put_user(&self, tenant: TenantId, user: &User) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::User);
+        let mut item = Table::item(&p, user.user_id.to_string());
+        set_body(&mut item, user)?;
+        self.table.put(item, Cond::None).await.map(drop)
+    }
+
+    async fn get_user(&self, tenant: TenantId, user_id: uuid::Uuid) -> StoreResult<Option<User>> {
+        let p = Partition::new(tenant, Kind::User);
+        let item = self.table.get(&p, &user_id.to_string()).await?;
+        item.map(|i| body(&i)).transpose()
+    }
+
+    async fn list_users(&self, tenant: TenantId) -> StoreResult<Vec<User>> {
+        let p = Partition::new(tenant, Kind::User);
+        let items = self.table.query(&p, Range::All, true, None).await?;
+        items.iter().map(body).collect()
+    }
+
+    async fn put_credential(&self, tenant: TenantId, cred: &Credential) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::Credential);
+        let mut item = Table::item(&p, format!("{}#{}", cred.user_id, cred.credential_id));
+        set_body(&mut item, cred)?;
+        self.table.put(item, Cond::None).await.map(drop)
+    }
+
+    async fn credentials(
+        &self,
+        tenant: TenantId,
+        user_id: uuid::Uuid,
+    ) -> StoreResult<Vec<Credential>> {
+        let p = Partition::new(tenant, Kind::Credential);
+        let prefix = format!("{user_id}#");
+        let items = self
+            .table
+            .query(&p, Range::Prefix(&prefix), true, None)
+            .await?;
+        items.iter().map(body).collect()
+    }
+
+    async fn put_invite(&self, tenant: TenantId, invite: &Invite) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::Invite);
+        let mut item = Table::item(&p, invite.code_hash.clone());
+        set_body(&mut item, invite)?;
+        set_expiry(&mut item, invite.expires_at_ms);
+        self.table.put(item, Cond::None).await.map(drop)
+    }
+
+    async fn take_invite(
+        &self,
+        tenant: TenantId,
+        code_hash: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Invite>> {
+        let p = Partition::new(tenant, Kind::Invite);
+        self.take_unexpired(&p, code_hash, now_ms).await
+    }
+
+    async fn put_ceremony(&self, tenant: TenantId, ceremony: &Ceremony) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::Ceremony);
+        let mut item = Table::item(&p, ceremony.id.clone());
+        set_body(&mut item, ceremony)?;
+        set_expiry(&mut item, ceremony.expires_at_ms);
+        self.table.put(item, Cond::None).await.map(drop)
+    }
+
+    async fn take_ceremony(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<Ceremony>> {
+        let p = Partition::new(tenant, Kind::Ceremony);
+        self.take_unexpired(&p, id, now_ms).await
+    }
+
+    async fn add_care_team(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: uuid::Uuid,
+    ) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::CareTeam);
+        let item = Table::item(&p, format!("{client}#{user}"));
+        self.table.put(item, Cond::None).await.map(drop)
+    }
+
+    async fn on_care_team(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: uuid::Uuid,
+    ) -> StoreResult<bool> {
+        let p = Partition::new(tenant, Kind::CareTeam);
+        Ok(self
+            .table
+            .get(&p, &format!("{client}#{user}"))
+            .await?
+            .is_some())
+    }
+}
