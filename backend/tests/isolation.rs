@@ -1,0 +1,146 @@
+//! The isolation matrix: every authenticated route in the route table × (another tenant's
+//! session, revoked device, expired session, missing signature, replayed signature, wrong role
+//! or unapproved device) → 401/403/404 with nothing but a JSON error in the body.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::TestApp;
+use serde_json::json;
+use ward_backend::api::openapi::Access;
+
+fn only_error(body: &serde_json::Value) -> bool {
+    body.as_object()
+        .is_some_and(|m| m.len() == 1 && m.contains_key("error"))
+}
+
+#[tokio::test]
+async fn every_authenticated_route_refuses_every_bad_caller() {
+    let app = TestApp::new().await;
+    let mut admin = app.admin().await;
+    let clinician = app.staff(&admin, "clinician", "Dr M", true).await;
+    let pending = app.staff(&admin, "clinician", "Dr Pending", false).await;
+    let victim = app.staff(&admin, "clinician", "Dr Revoked", true).await;
+    assert_eq!(app.step_up(&mut admin).await.status, StatusCode::OK);
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t(&format!("/devices/{}/revoke", victim.device_id)),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let other_tenant = ward_backend::tenants::create_tenant(&app.state.stores, "Other", app.now())
+        .await
+        .unwrap();
+
+    let routes: Vec<_> = ward_backend::api::routes()
+        .into_iter()
+        .map(|(d, _)| d)
+        .filter(|d| {
+            matches!(
+                d.access,
+                Access::Session | Access::Device | Access::Admin | Access::AdminStepUp
+            )
+        })
+        .collect();
+    assert!(routes.len() >= 13, "the matrix covers the route table");
+    let path_for = |tpl: &str, tenant: &str| {
+        tpl.replace("{tenant}", tenant)
+            .replace("{device}", &clinician.device_id.to_string())
+    };
+    let body = Some(json!({}));
+    let mut checked = 0;
+    for d in &routes {
+        let method = d.method.to_uppercase();
+        let path = path_for(&d.path, &app.tenant);
+        let mut expect = |who: &str, r: common::Resp, allowed: &[StatusCode]| {
+            assert!(
+                allowed.contains(&r.status),
+                "{method} {path} as {who}: got {} {:?}",
+                r.status,
+                r.body
+            );
+            assert!(
+                only_error(&r.body),
+                "{method} {path} as {who} leaked data: {:?}",
+                r.body
+            );
+            checked += 1;
+        };
+        let unauth = [StatusCode::UNAUTHORIZED];
+        // Another tenant's session on this tenant's routes, and this session on another tenant.
+        let other_path = path_for(&d.path, &other_tenant.id.to_string());
+        expect(
+            "other tenant",
+            app.call(&admin, &method, &other_path, body.clone()).await,
+            &[StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND],
+        );
+        // Revoked device.
+        expect(
+            "revoked device",
+            app.call(&victim, &method, &path, body.clone()).await,
+            &unauth,
+        );
+        // Missing signature (token only).
+        let bare = Request::builder()
+            .method(method.as_str())
+            .uri(&path)
+            .header("authorization", format!("Bearer {}", admin.token))
+            .body(Body::from("{}"))
+            .unwrap();
+        expect("missing signature", app.raw(bare).await, &unauth);
+        // Replayed signature: the second identical request is refused whatever the first got.
+        let first = app.signed(&clinician, &method, &path, body.clone());
+        let (parts, _) = first.into_parts();
+        let build = || {
+            let mut b = Request::builder()
+                .method(parts.method.clone())
+                .uri(parts.uri.clone());
+            for (k, v) in &parts.headers {
+                b = b.header(k, v);
+            }
+            b.body(Body::from(json!({}).to_string())).unwrap()
+        };
+        let _ = app.raw(build()).await;
+        expect("replayed signature", app.raw(build()).await, &unauth);
+        // Wrong role / unapproved device.
+        match d.access {
+            Access::Admin | Access::AdminStepUp => {
+                expect(
+                    "clinician",
+                    app.call(&clinician, &method, &path, body.clone()).await,
+                    &[StatusCode::FORBIDDEN],
+                );
+            }
+            Access::Device => {
+                expect(
+                    "pending device",
+                    app.call(&pending, &method, &path, body.clone()).await,
+                    &[StatusCode::FORBIDDEN],
+                );
+            }
+            _ => {}
+        }
+    }
+    // Expired sessions, last (the clock jumps past every session's lifetime).
+    app.advance(13 * 3600 * 1000);
+    for d in &routes {
+        let path = path_for(&d.path, &app.tenant);
+        let r = app
+            .call(&admin, &d.method.to_uppercase(), &path, body.clone())
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{} {path} with an expired session",
+            d.method
+        );
+        assert!(only_error(&r.body));
+        checked += 1;
+    }
+    assert!(checked >= routes.len() * 5);
+}
