@@ -29,8 +29,28 @@ async fn main() -> anyhow::Result<()> {
                 Stores::embedded(dir, &config.web_origin).context("opening the data folder")?;
             (s, Some(b))
         }
-        StoreConfig::Aws { .. } => {
-            anyhow::bail!("the AWS adapter is not built into this binary yet")
+        StoreConfig::Aws {
+            table,
+            bucket,
+            endpoint,
+        } => {
+            use ward_backend::store::aws::{Aws, AwsSettings, S3Blobs, stores};
+            let aws = Aws::connect(AwsSettings {
+                table: table.clone(),
+                bucket: bucket.clone(),
+                endpoint: endpoint.clone(),
+                region: None,
+            })
+            .await
+            .context("connecting to AWS")?;
+            if endpoint.is_some() {
+                // An emulator (moto) starts empty; on AWS the template owns table and bucket.
+                aws.create_table_and_bucket()
+                    .await
+                    .context("creating the table and bucket on the emulator")?;
+            }
+            let blobs = S3Blobs::new(aws.clone());
+            (stores(aws, blobs), None)
         }
     };
     let mut state = AppState::new(stores.clone(), config.clone(), api::system_clock())?;

@@ -269,7 +269,9 @@ impl BlobStore for LocalBlobs {
     ) -> StoreResult<()> {
         let dir = self.upload_dir(upload_id)?;
         if !self.upload_targets(&dir, tenant, key) {
-            return Err(StoreError::Conflict("no such upload for this object".into()));
+            return Err(StoreError::Conflict(
+                "no such upload for this object".into(),
+            ));
         }
         let final_path = self.dir.join(key.path(tenant));
         if let Some(parent) = final_path.parent() {

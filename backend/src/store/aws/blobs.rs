@@ -2,7 +2,8 @@
 //! <version>` ([`BlobKey::path`]), uploaded by devices straight to S3 with real multipart
 //! uploads and presigned `UploadPart` URLs (no photo byte passes through the API), resumed with
 //! `ListParts`, assembled by `CompleteMultipartUpload`, and fetched with presigned `GetObject`
-//! URLs. Every upload asks for SSE-KMS under the tenant's own KMS key (looked up once per tenant
+//! URLs. Resuming and completing first check that the upload id belongs to exactly this
+//! tenant's key (ListMultipartUploads by prefix). Every upload asks for SSE-KMS under the tenant's own KMS key (looked up once per tenant
 //! and cached), so the bucket holds only ciphertext twice over and deleting the tenant's key
 //! shreds its photos at rest as well.
 
@@ -83,6 +84,44 @@ impl S3Blobs {
     }
 }
 
+impl S3Blobs {
+    /// Whether `upload_id` is an in-progress upload of exactly this tenant's key. S3 scopes
+    /// upload ids to their key already; checking here as well keeps a foreign or guessed id
+    /// from reaching another tenant's upload even on emulators that ignore the key (moto).
+    async fn upload_is_for(&self, path: &str, upload_id: &str) -> StoreResult<bool> {
+        let mut key_marker = None;
+        let mut id_marker = None;
+        loop {
+            let page = self
+                .aws
+                .s3
+                .list_multipart_uploads()
+                .bucket(&self.aws.bucket)
+                .prefix(path)
+                .set_key_marker(key_marker)
+                .set_upload_id_marker(id_marker)
+                .send()
+                .await
+                .map_err(|e| sdk_err("ListMultipartUploads", e))?;
+            let found = page
+                .uploads()
+                .iter()
+                .any(|u| u.key() == Some(path) && u.upload_id() == Some(upload_id));
+            if found {
+                return Ok(true);
+            }
+            if page.is_truncated != Some(true) {
+                return Ok(false);
+            }
+            key_marker = page.next_key_marker;
+            id_marker = page.next_upload_id_marker;
+            if key_marker.is_none() && id_marker.is_none() {
+                return Ok(false);
+            }
+        }
+    }
+}
+
 #[async_trait]
 impl BlobStore for S3Blobs {
     async fn create_upload(&self, tenant: TenantId, key: BlobKey) -> StoreResult<String> {
@@ -135,6 +174,11 @@ impl BlobStore for S3Blobs {
         upload_id: &str,
     ) -> StoreResult<Vec<PartInfo>> {
         let mut parts = Vec::new();
+        let path = key.path(tenant);
+        if !self.upload_is_for(&path, upload_id).await? {
+            // Completed, aborted, or not this key's upload: nothing to resume.
+            return Ok(parts);
+        }
         let mut marker = None;
         loop {
             let r = self
@@ -142,7 +186,7 @@ impl BlobStore for S3Blobs {
                 .s3
                 .list_parts()
                 .bucket(&self.aws.bucket)
-                .key(key.path(tenant))
+                .key(&path)
                 .upload_id(upload_id)
                 .set_part_number_marker(marker)
                 .send()
@@ -193,12 +237,18 @@ impl BlobStore for S3Blobs {
                     .build(),
             );
         }
+        let path = key.path(tenant);
+        if !self.upload_is_for(&path, upload_id).await? {
+            return Err(StoreError::Conflict(
+                "no such upload for this object".into(),
+            ));
+        }
         let r = self
             .aws
             .s3
             .complete_multipart_upload()
             .bucket(&self.aws.bucket)
-            .key(key.path(tenant))
+            .key(&path)
             .upload_id(upload_id)
             .multipart_upload(
                 CompletedMultipartUpload::builder()

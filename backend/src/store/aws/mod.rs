@@ -9,6 +9,7 @@
 mod audit;
 mod blobs;
 mod devices;
+mod emulator;
 mod identity;
 mod kms;
 mod objects;
@@ -27,6 +28,8 @@ use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation}
 use aws_smithy_http_client::tls;
 
 pub use blobs::S3Blobs;
+pub use kms::TENANT_TAG;
+pub use objects::MAX_INLINE_ENVELOPE;
 
 use super::Stores;
 use crate::error::StoreError;
@@ -66,7 +69,7 @@ impl Aws {
                 tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
         let emulated = settings.endpoint.is_some();
         if let Some(url) = &settings.endpoint {
             loader = loader
@@ -85,8 +88,10 @@ impl Aws {
         let region = conf.region().map(|r| r.to_string());
         let mut s3 = aws_sdk_s3::config::Builder::from(&conf);
         if emulated {
-            // Emulators only: path-style (no `bucket.localhost`) and no default CRC checksums.
+            // Emulators only: path-style (no `bucket.localhost`), no default CRC checksums, and
+            // moto's ListParts root element fixed up.
             s3 = s3
+                .http_client(emulator::MotoCompat::wrap(http))
                 .force_path_style(true)
                 .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
                 .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
