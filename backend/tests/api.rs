@@ -897,3 +897,30 @@ async fn openapi_document_describes_every_route_and_resolves_its_refs() {
     }
     assert!(doc["components"]["schemas"]["PushItem"]["properties"]["envelope"].is_object());
 }
+
+#[tokio::test]
+async fn ceremony_endpoints_are_rate_limited() {
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let mut statuses = Vec::new();
+    for _ in 0..35 {
+        statuses.push(
+            app.post(&app.t("/login/start"), json!({"user_id": admin.user_id}))
+                .await
+                .status,
+        );
+    }
+    assert!(
+        statuses[..25].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);
+    // The window passes.
+    app.advance(61_000);
+    assert_eq!(
+        app.post(&app.t("/login/start"), json!({"user_id": admin.user_id}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
