@@ -110,6 +110,7 @@ fn main() -> Result<()> {
         opts.phase_time.as_secs(),
         opts.max_requests
     );
+    println!("Load average before: {}", load_average());
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -125,7 +126,18 @@ fn main() -> Result<()> {
             lambda::run(&need("ward-lambda")?, &need("hello-lambda")?, &opts).await?;
         }
         anyhow::Ok(())
-    })
+    })?;
+    // Other work on the machine (a build) shows here and makes the figures noisy.
+    println!("\nLoad average after: {}", load_average());
+    Ok(())
+}
+
+/// The 1/5/15-minute load averages (Linux), or "unknown".
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 #[cfg(test)]

@@ -238,6 +238,26 @@ fn push_body(tenant: TenantId, key: &TenantKey, client: ObjectId, notes: usize) 
     Ok(serde_json::to_vec(&json!({ "objects": objects }))?)
 }
 
+/// Median time of one small SQLite commit (WAL, synchronous=FULL: an fsync each) on the disk
+/// of `dir`, one after the other: the storage floor under the embedded store, which runs every
+/// storage call as its own transaction on one connection.
+fn commit_floor(dir: &Path) -> Result<Duration> {
+    let tmp = tempfile::tempdir_in(dir)?;
+    let conn = rusqlite::Connection::open(tmp.path().join("floor.db"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")?;
+    let body = vec![7u8; 1500];
+    let mut times = Vec::with_capacity(500);
+    for _ in 0..500 {
+        let t0 = Instant::now();
+        conn.execute("INSERT INTO t (body) VALUES (?1)", [&body])?;
+        times.push(t0.elapsed());
+    }
+    times.sort();
+    Ok(percentile(&times, 0.5))
+}
+
 /// Runs the push/pull benchmark against `bin` (a release `ward-server`).
 pub async fn run(bin: &Path, data_root: &Path, opts: &Options) -> Result<()> {
     let data = tempfile::tempdir_in(data_root)?;
@@ -245,6 +265,7 @@ pub async fn run(bin: &Path, data_root: &Path, opts: &Options) -> Result<()> {
         "\n## Push/pull over HTTP against ward-server (embedded store, data in {})\n",
         data_root.display()
     );
+    let floor_commit = commit_floor(data_root)?;
     let server = start_server(bin, data.path()).await?;
     let client = http::client();
     let session = Arc::new(
@@ -394,9 +415,16 @@ pub async fn run(bin: &Path, data_root: &Path, opts: &Options) -> Result<()> {
     );
     println!("|---|---|---|---|---|");
     for p in &phases[1..4] {
+        // The issue states its goal per request; a 50-version batch is shown against it too,
+        // flagged as a variant.
+        let variant = if p.objects_per_request == 50 {
+            " (batch variant)"
+        } else {
+            ""
+        };
         let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
         println!(
-            "| {} | {:.2}x ({:.1}x slower) | {:.1}x | {} | {} |",
+            "| {} | {:.4}x ({:.0}x fewer) | {:.0}x | {}{variant} | {}{variant} |",
             p.name,
             p.rps() / floor.rps(),
             floor.rps() / p.rps(),
@@ -406,6 +434,15 @@ pub async fn run(bin: &Path, data_root: &Path, opts: &Options) -> Result<()> {
         );
     }
     let errors: usize = phases.iter().map(|p| p.errors).sum();
+    println!(
+        "\nContext (same disk, same run): one SQLite commit (WAL, synchronous=FULL, 1.5 KB row, \
+         no HTTP) takes {} (median of 500 in a row), i.e. at most {:.0} commits/s on one \
+         connection. The embedded store commits each storage call separately on one connection: \
+         a push of n versions is n + 3 commits (nonce, device last-seen, n objects, audit), a \
+         pull 3.",
+        fmt_ms(floor_commit),
+        1.0 / floor_commit.as_secs_f64()
+    );
     println!(
         "\nNotes: every push commits to SQLite in WAL mode with synchronous=FULL (fsync per \
          commit), and every signed request also records its nonce (one more commit); a pull \
