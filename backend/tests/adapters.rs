@@ -99,7 +99,10 @@ async fn make_aws() -> Harness {
     Harness {
         stores: ward_backend::store::aws::stores(aws.clone(), blobs),
         driver: Driver::Aws { aws, moto },
-        racers: 2,
+        // moto is not linearizable under concurrency (RECIPES: it once lost 1 of 40 atomic
+        // increments; here it let two conditional feed writes share a seq). Concurrency
+        // correctness is tested on the embedded adapter; on moto the code path runs serially.
+        racers: 1,
     }
 }
 
@@ -918,17 +921,28 @@ async fn objects_feed_and_uploads(h: Harness) {
 
     // Concurrent writers get distinct, gap-free positions.
     let s = h.stores.clone();
-    let mut tasks = Vec::new();
-    for i in 0..h.racers * 2 {
-        let s = s.clone();
-        let o = sealed(t, &key, Kind::Note, format!("concurrent {i}").as_bytes());
-        tasks.push(tokio::spawn(
-            async move { s.objects.put_object(t, &o).await },
-        ));
+    let mut outcomes = Vec::new();
+    if h.racers > 1 {
+        let tasks: Vec<_> = (0..h.racers * 2)
+            .map(|i| {
+                let s = s.clone();
+                let o = sealed(t, &key, Kind::Note, format!("concurrent {i}").as_bytes());
+                tokio::spawn(async move { s.objects.put_object(t, &o).await })
+            })
+            .collect();
+        for task in tasks {
+            outcomes.push(task.await.unwrap());
+        }
+    } else {
+        // Serial on emulators (see `racers`).
+        for i in 0..4 {
+            let o = sealed(t, &key, Kind::Note, format!("serial {i}").as_bytes());
+            outcomes.push(s.objects.put_object(t, &o).await);
+        }
     }
     let mut seqs = Vec::new();
-    for task in tasks {
-        match task.await.unwrap().unwrap() {
+    for outcome in outcomes {
+        match outcome.unwrap() {
             PutOutcome::Created { seq } => seqs.push(seq),
             other => panic!("{other:?}"),
         }

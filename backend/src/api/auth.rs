@@ -7,6 +7,7 @@
 //! refusal is the same 401 so that probing learns nothing.
 
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, Method, Uri};
 use ring::digest::{SHA256, digest};
 use ward_proto::signing::{self, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
@@ -176,4 +177,20 @@ pub async fn authenticate(
         session,
         device,
     })
+}
+
+/// The common start of every authenticated handler: the tenant from the path, the raw body
+/// (size-checked), and the authenticated caller.
+pub async fn authed(
+    state: &AppState,
+    tenant: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(TenantId, Caller, Bytes)> {
+    let tenant: TenantId = super::path_id(tenant, "tenant")?;
+    let body = super::body_bytes(body)?;
+    let caller = authenticate(state, tenant, method, uri, headers, &body).await?;
+    Ok((tenant, caller, body))
 }

@@ -11,8 +11,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use serde_json::{Value, json};
 use ward_proto::{DeviceId, TenantId};
 
-use super::auth::authenticate;
-use super::{AppState, body_bytes, path_id};
+use super::{AppState, path_id};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{AuditRecord, Device, DeviceStatus};
 
@@ -24,9 +23,8 @@ async fn admin(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(TenantId, super::auth::Caller)> {
-    let tenant: TenantId = path_id(tenant, "tenant")?;
-    let body = body_bytes(body)?;
-    let caller = authenticate(state, tenant, method, uri, headers, &body).await?;
+    let (tenant, caller, _) =
+        super::auth::authed(state, tenant, method, uri, headers, body).await?;
     caller.require_admin()?;
     Ok((tenant, caller))
 }

@@ -18,7 +18,7 @@ use webauthn_rs::prelude::{
     RegisterPublicKeyCredential,
 };
 
-use super::auth::{Caller, authenticate, token_hash};
+use super::auth::token_hash;
 use super::{AppState, parse_body, path_id};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{
@@ -497,9 +497,8 @@ pub async fn step_up_start(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<CeremonyStarted>> {
-    let tenant = tenant_of(&tenant)?;
-    let body = super::body_bytes(body)?;
-    let caller = authenticate(&state, tenant, &method, &uri, &headers, &body).await?;
+    let (tenant, caller, _) =
+        super::auth::authed(&state, &tenant, &method, &uri, &headers, body).await?;
     state.rate_limit(&format!("{tenant}/step-up"))?;
     let list: Vec<Passkey> = passkeys(&state, tenant, caller.session.user_id)
         .await?
@@ -540,9 +539,8 @@ pub async fn step_up_finish(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let tenant = tenant_of(&tenant)?;
-    let body = super::body_bytes(body)?;
-    let caller = authenticate(&state, tenant, &method, &uri, &headers, &body).await?;
+    let (tenant, caller, body) =
+        super::auth::authed(&state, &tenant, &method, &uri, &headers, body).await?;
     let req: StepUpFinish = parse_body(Ok(body))?;
     let ceremony = take_ceremony(&state, tenant, &req.ceremony_id).await?;
     let CeremonyPurpose::StepUp { session_id } = ceremony.purpose else {
@@ -604,9 +602,8 @@ pub async fn me(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Me>> {
-    let tenant = tenant_of(&tenant)?;
-    let body = super::body_bytes(body)?;
-    let caller: Caller = authenticate(&state, tenant, &method, &uri, &headers, &body).await?;
+    let (tenant, caller, _) =
+        super::auth::authed(&state, &tenant, &method, &uri, &headers, body).await?;
     let t = state
         .stores
         .tenants
@@ -640,9 +637,8 @@ pub async fn create_invite(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let tenant = tenant_of(&tenant)?;
-    let body = super::body_bytes(body)?;
-    let caller = authenticate(&state, tenant, &method, &uri, &headers, &body).await?;
+    let (tenant, caller, body) =
+        super::auth::authed(&state, &tenant, &method, &uri, &headers, body).await?;
     caller.require_admin()?;
     let req: NewInvite = parse_body(Ok(body))?;
     if req.display_name.trim().is_empty() || req.display_name.len() > 200 {

@@ -13,8 +13,7 @@ use ward_proto::TenantId;
 use ward_proto::sealed::{SealedKey, seal_to};
 use zeroize::Zeroizing;
 
-use super::auth::authenticate;
-use super::{AppState, body_bytes, parse_body, path_id};
+use super::{AppState, parse_body};
 use crate::error::{ApiError, ApiResult};
 use crate::model::AuditRecord;
 
@@ -53,9 +52,8 @@ pub async fn release(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Released>> {
-    let tenant: TenantId = path_id(&tenant, "tenant")?;
-    let body = body_bytes(body)?;
-    let caller = authenticate(&state, tenant, &method, &uri, &headers, &body).await?;
+    let (tenant, caller, body) =
+        super::auth::authed(&state, &tenant, &method, &uri, &headers, body).await?;
     caller.require_active()?;
     let req: ReleaseRequest = parse_body(Ok(body))?;
     let public: [u8; 32] = {

@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use ward_proto::{Kind, ObjectId, TenantId, VersionId};
 
-use super::auth::{Caller, authenticate};
+use super::auth::Caller;
 use super::sync::may_access;
-use super::{AppState, body_bytes, parse_body, path_id};
+use super::{AppState, body_bytes, parse_body};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{AuditRecord, PartInfo, StoredObject, UploadState};
 use crate::store::{BlobKey, PutOutcome};
@@ -74,9 +74,8 @@ async fn authed(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let tenant: TenantId = path_id(tenant, "tenant")?;
-    let body = body_bytes(body)?;
-    let caller = authenticate(state, tenant, method, uri, headers, &body).await?;
+    let (tenant, caller, body) =
+        super::auth::authed(state, tenant, method, uri, headers, body).await?;
     caller.require_active()?;
     Ok((tenant, caller, body))
 }

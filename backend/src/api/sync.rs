@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use ward_proto::envelope::Header;
 use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, VersionId};
 
-use super::auth::{Caller, authenticate};
-use super::{AppState, body_bytes, parse_body, path_id};
+use super::auth::Caller;
+use super::{AppState, parse_body};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{AuditRecord, Role, StoredObject};
 use crate::store::PutOutcome;
@@ -115,9 +115,8 @@ async fn authed(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let tenant: TenantId = path_id(tenant, "tenant")?;
-    let body = body_bytes(body)?;
-    let caller = authenticate(state, tenant, method, uri, headers, &body).await?;
+    let (tenant, caller, body) =
+        super::auth::authed(state, tenant, method, uri, headers, body).await?;
     caller.require_active()?;
     Ok((tenant, caller, body))
 }
