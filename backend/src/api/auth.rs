@@ -45,6 +45,23 @@ impl Caller {
         self.session.user_id.to_string()
     }
 
+    /// Appends a server audit event for this caller (who, which device, what, when).
+    pub async fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: Option<String>,
+    ) -> ApiResult<()> {
+        let r = crate::model::AuditRecord {
+            at_ms: state.now(),
+            actor: self.actor(),
+            device_id: Some(self.device.device_id),
+            action: action.into(),
+            target,
+        };
+        Ok(state.stores.audit.append(self.tenant, &r).await?)
+    }
+
     /// Refuses devices not approved by an admin.
     pub fn require_active(&self) -> ApiResult<()> {
         if self.device.status == DeviceStatus::Active {

@@ -13,7 +13,7 @@ use ward_proto::{DeviceId, TenantId};
 
 use super::{AppState, path_id};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{AuditRecord, Device, DeviceStatus};
+use crate::model::{Device, DeviceStatus};
 
 async fn admin(
     state: &AppState,
@@ -72,14 +72,9 @@ async fn transition(
             format!("device cannot go to {to:?} from its current state"),
         ));
     }
-    let r = AuditRecord {
-        at_ms: state.now(),
-        actor: caller.actor(),
-        device_id: Some(caller.device.device_id),
-        action: action.into(),
-        target: Some(device.to_string()),
-    };
-    state.stores.audit.append(tenant, &r).await?;
+    caller
+        .audit(state, action, Some(device.to_string()))
+        .await?;
     Ok(device)
 }
 

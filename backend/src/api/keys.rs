@@ -15,7 +15,6 @@ use zeroize::Zeroizing;
 
 use super::{AppState, parse_body};
 use crate::error::{ApiError, ApiResult};
-use crate::model::AuditRecord;
 
 /// The request: the device's one-time public key.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -90,14 +89,13 @@ pub async fn release(
     }
     let sealed = seal_to(&public, &release_context(tenant), &payload)
         .map_err(|e| ApiError::bad_request("bad_public_key", e.to_string()))?;
-    let r = AuditRecord {
-        at_ms: state.now(),
-        actor: caller.actor(),
-        device_id: Some(caller.device.device_id),
-        action: "tenant_key.release".into(),
-        target: Some(format!("epochs {epochs:?}")),
-    };
-    state.stores.audit.append(tenant, &r).await?;
+    caller
+        .audit(
+            &state,
+            "tenant_key.release",
+            Some(format!("epochs {epochs:?}")),
+        )
+        .await?;
     Ok(Json(Released {
         current_epoch: t.current_epoch,
         epochs,

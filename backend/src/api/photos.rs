@@ -17,7 +17,7 @@ use super::auth::Caller;
 use super::sync::may_access;
 use super::{AppState, body_bytes, parse_body};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{AuditRecord, PartInfo, StoredObject, UploadState};
+use crate::model::{PartInfo, StoredObject, UploadState};
 use crate::store::{BlobKey, PutOutcome};
 
 /// Bytes per part (S3's minimum for all but the last part is 5 MiB).
@@ -260,14 +260,9 @@ pub async fn complete(
         }
         upload.completed = true;
         state.stores.objects.put_upload(tenant, &upload).await?;
-        let r = AuditRecord {
-            at_ms: state.now(),
-            actor: caller.actor(),
-            device_id: Some(caller.device.device_id),
-            action: "photo.upload".into(),
-            target: Some(req.object_id.to_string()),
-        };
-        state.stores.audit.append(tenant, &r).await?;
+        caller
+            .audit(&state, "photo.upload", Some(req.object_id.to_string()))
+            .await?;
     }
     Ok(Json(
         serde_json::json!({"object_id": req.object_id, "version_id": req.version_id, "size": upload.size}),
@@ -316,14 +311,9 @@ pub async fn download(
             DOWNLOAD_URL_TTL_S,
         )
         .await?;
-    let r = AuditRecord {
-        at_ms: state.now(),
-        actor: caller.actor(),
-        device_id: Some(caller.device.device_id),
-        action: "photo.download".into(),
-        target: Some(req.object_id.to_string()),
-    };
-    state.stores.audit.append(tenant, &r).await?;
+    caller
+        .audit(&state, "photo.download", Some(req.object_id.to_string()))
+        .await?;
     Ok(Json(
         serde_json::json!({"url": url, "size": obj.size, "expires_in_s": DOWNLOAD_URL_TTL_S}),
     ))

@@ -23,7 +23,7 @@ use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, VersionId};
 use super::auth::Caller;
 use super::{AppState, parse_body};
 use crate::error::{ApiError, ApiResult};
-use crate::model::{AuditRecord, Role, StoredObject};
+use crate::model::{Role, StoredObject};
 use crate::store::PutOutcome;
 
 /// Most objects in one push.
@@ -250,14 +250,13 @@ pub async fn push(
         });
     }
     let created = results.iter().filter(|r| r.status == "created").count();
-    let r = AuditRecord {
-        at_ms: state.now(),
-        actor: caller.actor(),
-        device_id: Some(caller.device.device_id),
-        action: "object.push".into(),
-        target: Some(format!("{created} created of {}", results.len())),
-    };
-    state.stores.audit.append(tenant, &r).await?;
+    caller
+        .audit(
+            &state,
+            "object.push",
+            Some(format!("{created} created of {}", results.len())),
+        )
+        .await?;
     Ok(Json(results))
 }
 
@@ -345,14 +344,13 @@ pub async fn pull(
         });
     }
     if delivered > 0 {
-        let r = AuditRecord {
-            at_ms: state.now(),
-            actor: caller.actor(),
-            device_id: Some(caller.device.device_id),
-            action: "object.pull".into(),
-            target: Some(format!("{delivered} versions after {after}")),
-        };
-        state.stores.audit.append(tenant, &r).await?;
+        caller
+            .audit(
+                &state,
+                "object.pull",
+                Some(format!("{delivered} versions after {after}")),
+            )
+            .await?;
     }
     Ok(Json(PullPage {
         objects,
