@@ -924,3 +924,83 @@ async fn ceremony_endpoints_are_rate_limited() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn key_releases_sync_and_device_actions_are_audited_on_the_server() {
+    let app = TestApp::new().await;
+    let mut admin = app.admin().await;
+    let clin = app.staff(&admin, "clinician", "Dr Au", true).await;
+    let keys = release_keys(&app, &clin).await;
+    let client = ObjectId::random();
+    let (c, c_env) = envelope(&app.tenant, &keys[0], client, Kind::Client, b"c");
+    app.call(
+        &clin,
+        "POST",
+        &app.t("/objects/push"),
+        Some(json!({"objects": [item(&c, None, &c_env)]})),
+    )
+    .await;
+    app.call(&clin, "GET", &app.t("/objects/pull"), None).await;
+    app.step_up(&mut admin).await;
+    app.call(
+        &admin,
+        "POST",
+        &app.t(&format!("/devices/{}/revoke", clin.device_id)),
+        None,
+    )
+    .await;
+    let tenant: TenantId = app.tenant.parse().unwrap();
+    let log = app.state.stores.audit.recent(tenant, 100).await.unwrap();
+    let by = |action: &str| {
+        log.iter()
+            .filter(|r| r.action == action)
+            .collect::<Vec<_>>()
+    };
+    let release = by("tenant_key.release");
+    assert_eq!(release.len(), 1);
+    assert_eq!(release[0].actor, clin.user_id);
+    assert_eq!(release[0].device_id, Some(clin.device_id));
+    for a in [
+        "object.push",
+        "object.pull",
+        "device.approve",
+        "device.revoke",
+        "user.step_up",
+        "user.enroll",
+    ] {
+        assert!(
+            !by(a).is_empty(),
+            "no {a} event in {:?}",
+            log.iter().map(|r| &r.action).collect::<Vec<_>>()
+        );
+    }
+}
+
+#[tokio::test]
+async fn deleting_a_tenants_kek_shreds_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = ward_backend::store::embedded::Embedded::open(dir.path()).unwrap();
+    use ward_backend::store::KeyVault;
+    let (a, b) = (TenantId::random(), TenantId::random());
+    let ka = db.create_tenant_kek(a).await.unwrap();
+    let kb = db.create_tenant_kek(b).await.unwrap();
+    let (plain, wrapped) = db.generate_tenant_key(a, &ka).await.unwrap();
+    assert_eq!(
+        *db.unwrap_tenant_key(a, &ka, &wrapped).await.unwrap(),
+        *plain
+    );
+    assert!(
+        db.unwrap_tenant_key(b, &kb, &wrapped).await.is_err(),
+        "another tenant's KEK"
+    );
+    db.shred_tenant(a).await.unwrap();
+    assert!(
+        db.unwrap_tenant_key(a, &ka, &wrapped).await.is_err(),
+        "shredded"
+    );
+    let (_, wb) = db.generate_tenant_key(b, &kb).await.unwrap();
+    assert!(
+        db.unwrap_tenant_key(b, &kb, &wb).await.is_ok(),
+        "other tenants unaffected"
+    );
+}

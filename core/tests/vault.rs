@@ -592,3 +592,32 @@ fn no_plaintext_anywhere_in_the_vault_folder() {
         assert!(!contains(bytes, &key), "vault key in {}", path.display());
     }
 }
+
+#[test]
+fn files_left_by_a_crash_between_rename_and_commit_are_swept_at_open() {
+    let mut t = TestVault::new();
+    let c = client(&t.vault, "K");
+    let k = consent(&t.vault, &c);
+    let img = fixture::jpeg_fixture(&FixtureSpec::default());
+    let kept = t
+        .vault
+        .capture_photo(&c, &img, photo_input(&k), None)
+        .unwrap()
+        .view;
+    let blobs = t.dir().join("blobs");
+    let orphan = blobs.join(format!(
+        "{}_{}.wenv",
+        ward_proto::ObjectId::random(),
+        ward_proto::VersionId::random()
+    ));
+    std::fs::write(&orphan, b"ciphertext nobody references").unwrap();
+    std::fs::write(blobs.join("x.wenv.tmp"), b"half written").unwrap();
+    t.reopen();
+    assert!(!orphan.exists());
+    assert!(!blobs.join("x.wenv.tmp").exists());
+    t.vault.unlock().unwrap();
+    assert!(
+        t.vault.read_photo(&kept.photo_id).is_ok(),
+        "referenced photos stay"
+    );
+}
