@@ -25,12 +25,15 @@ impl Profile {
     }
 }
 
-/// The workspace root.
+/// The workspace root of the checkout that ran `cargo xtask`.
+///
+/// Read at run time (`cargo run` sets `CARGO_MANIFEST_DIR` for the process): a binary built in
+/// a shared target directory by another checkout must still act on the checkout that ran it.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default()
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
 /// The cargo target directory (honours CARGO_TARGET_DIR).
