@@ -428,6 +428,32 @@ async fn push_is_idempotent_detects_conflicts_and_binds_envelopes() {
     let pulled = &r.body["objects"][0];
     assert_eq!(unb64(pulled["envelope"].as_str().unwrap()), note_env);
     assert_eq!(Envelope::open(&note, &keys, &note_env).unwrap(), b"note");
+
+    // One batch, results in request order: a note listed before its (new) client, the same
+    // version twice, a conflict and a rejection among them. Client records are stored first,
+    // so the feed never shows a note before its client.
+    let c2 = ObjectId::random();
+    let (n2, n2_env) = envelope(&app.tenant, &keys[0], ObjectId::random(), Kind::Note, b"n2");
+    let (c2o, c2_env) = envelope(&app.tenant, &keys[0], c2, Kind::Client, b"c2");
+    let r = push(vec![
+        item(&n2, Some(c2), &n2_env),
+        item(&c2o, None, &c2_env),
+        item(&n2, Some(c2), &n2_env),
+        item(&o, None, &other),
+        item(&photo, Some(c2), &photo_env),
+    ])
+    .await;
+    let statuses: Vec<&str> = (0..5)
+        .map(|i| r.body[i]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["created", "created", "duplicate", "conflict", "rejected"],
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body[0]["seq"], r.body[2]["seq"]);
+    assert!(r.body[1]["seq"].as_u64().unwrap() < r.body[0]["seq"].as_u64().unwrap());
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 //! the clients on whose care team they are (creating a client puts its creator on the team);
 //! front desk client records only. Photo content never comes through here (presigned uploads).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -22,7 +22,7 @@ use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, VersionId};
 
 use super::auth::Caller;
 use super::{AppState, parse_body};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, StoreError};
 use crate::model::{Role, StoredObject};
 use crate::store::PutOutcome;
 
@@ -107,6 +107,38 @@ pub async fn may_access(
     })
 }
 
+/// [`may_access`] with the care-team answer remembered per client for one request, so a push
+/// or a pull page of many versions of one client asks the store once.
+struct AccessCache<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    teams: HashMap<ObjectId, bool>,
+}
+
+impl<'a> AccessCache<'a> {
+    fn new(state: &'a AppState, caller: &'a Caller) -> Self {
+        Self {
+            state,
+            caller,
+            teams: HashMap::new(),
+        }
+    }
+
+    async fn may(&mut self, kind: Kind, client: Option<ObjectId>) -> ApiResult<bool> {
+        match (self.caller.role(), client) {
+            (Role::Clinician, Some(c)) => {
+                if let Some(&known) = self.teams.get(&c) {
+                    return Ok(known);
+                }
+                let allowed = may_access(self.state, self.caller, kind, client).await?;
+                self.teams.insert(c, allowed);
+                Ok(allowed)
+            }
+            _ => may_access(self.state, self.caller, kind, client).await,
+        }
+    }
+}
+
 async fn authed(
     state: &AppState,
     tenant: &str,
@@ -121,7 +153,99 @@ async fn authed(
     Ok((tenant, caller, body))
 }
 
+/// A pushed item that passed the checks that need no storage.
+struct Candidate {
+    index: usize,
+    kind: Kind,
+    client: ObjectId,
+    stored: StoredObject,
+}
+
+/// Checks what can be checked without storage: kind, client, base64, and that the envelope's
+/// header is bound to exactly this tenant/object/version/kind.
+fn validate(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    index: usize,
+    item: &PushItem,
+) -> Result<Candidate, PushResult> {
+    let kind = Kind::from_u8(item.kind).ok_or_else(|| rejected(item, "unknown kind"))?;
+    if kind == Kind::PhotoContent {
+        return Err(rejected(
+            item,
+            "photo content is uploaded with a presigned URL, not pushed",
+        ));
+    }
+    let client = if kind == Kind::Client {
+        item.object_id
+    } else {
+        item.client_id
+            .ok_or_else(|| rejected(item, "client_id is required"))?
+    };
+    let envelope = URL_SAFE_NO_PAD
+        .decode(item.envelope.trim_end_matches('='))
+        .map_err(|_| rejected(item, "envelope is not base64url"))?;
+    let expected = ObjectRef {
+        tenant,
+        object: item.object_id,
+        version: item.version_id,
+        kind,
+    };
+    match Header::parse(&envelope) {
+        Ok(h) if h.object == expected => {}
+        Ok(_) => {
+            return Err(rejected(
+                item,
+                "envelope header does not match tenant/object/version/kind",
+            ));
+        }
+        Err(e) => return Err(rejected(item, format!("not an envelope: {e}"))),
+    }
+    Ok(Candidate {
+        index,
+        kind,
+        client,
+        stored: StoredObject {
+            object_id: item.object_id,
+            version_id: item.version_id,
+            kind: item.kind,
+            client_id: Some(client),
+            parent_version: item.parent_version,
+            seq: 0,
+            sha256: hex::encode(digest(&SHA256, &envelope)),
+            size: envelope.len() as u64,
+            envelope: Some(envelope),
+            device_id: caller.device.device_id,
+            created_at_ms: state.now(),
+        },
+    })
+}
+
+fn outcome_result(stored: &StoredObject, outcome: PutOutcome) -> PushResult {
+    let (status, seq, reason) = match outcome {
+        PutOutcome::Created { seq } => ("created", Some(seq), None),
+        PutOutcome::Duplicate { seq } => ("duplicate", Some(seq), None),
+        PutOutcome::Conflict => (
+            "conflict",
+            None,
+            Some("different bytes already stored for this version".into()),
+        ),
+    };
+    PushResult {
+        object_id: stored.object_id,
+        version_id: stored.version_id,
+        status,
+        seq,
+        reason,
+    }
+}
+
 /// `POST /v1/tenants/{tenant}/objects/push`
+///
+/// Client records are stored first (one transaction), so that a clinician who creates a client
+/// joins its care team before the same push's notes and photos of that client are checked;
+/// then everything else (a second transaction). Results come back in request order.
 pub async fn push(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
@@ -138,117 +262,70 @@ pub async fn push(
             format!("at most {MAX_PUSH_OBJECTS} objects per push"),
         ));
     }
-    let mut results = Vec::with_capacity(req.objects.len());
-    let mut new_clients: HashSet<ObjectId> = HashSet::new();
-    for item in &req.objects {
-        let Some(kind) = Kind::from_u8(item.kind) else {
-            results.push(rejected(item, "unknown kind"));
-            continue;
-        };
-        if kind == Kind::PhotoContent {
-            results.push(rejected(
-                item,
-                "photo content is uploaded with a presigned URL, not pushed",
-            ));
-            continue;
-        }
-        let client = if kind == Kind::Client {
-            Some(item.object_id)
-        } else {
-            item.client_id
-        };
-        if client.is_none() {
-            results.push(rejected(item, "client_id is required"));
-            continue;
-        }
-        let Ok(envelope) = URL_SAFE_NO_PAD.decode(item.envelope.trim_end_matches('=')) else {
-            results.push(rejected(item, "envelope is not base64url"));
-            continue;
-        };
-        let expected = ObjectRef {
-            tenant,
-            object: item.object_id,
-            version: item.version_id,
-            kind,
-        };
-        match Header::parse(&envelope) {
-            Ok(h) if h.object == expected => {}
-            Ok(_) => {
-                results.push(rejected(
-                    item,
-                    "envelope header does not match tenant/object/version/kind",
-                ));
-                continue;
-            }
-            Err(e) => {
-                results.push(rejected(item, format!("not an envelope: {e}")));
+    let mut results: Vec<Option<PushResult>> = Vec::with_capacity(req.objects.len());
+    let (mut clients, mut others) = (Vec::new(), Vec::new());
+    for (index, item) in req.objects.iter().enumerate() {
+        match validate(&state, &caller, tenant, index, item) {
+            Ok(c) if c.kind == Kind::Client => clients.push(c),
+            Ok(c) => others.push(c),
+            Err(r) => {
+                results.push(Some(r));
                 continue;
             }
         }
-        let creating_client = kind == Kind::Client
-            && !new_clients.contains(&item.object_id)
-            && !state
-                .stores
-                .objects
-                .has_object(tenant, item.object_id)
-                .await?;
-        let allowed = match caller.role() {
-            Role::Clinician if creating_client => true,
-            _ => {
-                may_access(&state, &caller, kind, client).await?
-                    || client.is_some_and(|c| new_clients.contains(&c))
-            }
-        };
-        if !allowed {
-            results.push(rejected(item, "not on this client's care team"));
-            continue;
-        }
-        let stored = StoredObject {
-            object_id: item.object_id,
-            version_id: item.version_id,
-            kind: item.kind,
-            client_id: client,
-            parent_version: item.parent_version,
-            seq: 0,
-            sha256: hex::encode(digest(&SHA256, &envelope)),
-            size: envelope.len() as u64,
-            envelope: Some(envelope),
-            device_id: caller.device.device_id,
-            created_at_ms: state.now(),
-        };
-        let outcome = state.stores.objects.put_object(tenant, &stored).await?;
-        if creating_client && matches!(outcome, PutOutcome::Created { .. }) {
-            state
-                .stores
-                .identity
-                .add_care_team(tenant, item.object_id, caller.session.user_id)
-                .await?;
-            new_clients.insert(item.object_id);
-        }
-        results.push(match outcome {
-            PutOutcome::Created { seq } => PushResult {
-                object_id: item.object_id,
-                version_id: item.version_id,
-                status: "created",
-                seq: Some(seq),
-                reason: None,
-            },
-            PutOutcome::Duplicate { seq } => PushResult {
-                object_id: item.object_id,
-                version_id: item.version_id,
-                status: "duplicate",
-                seq: Some(seq),
-                reason: None,
-            },
-            PutOutcome::Conflict => PushResult {
-                object_id: item.object_id,
-                version_id: item.version_id,
-                status: "conflict",
-                seq: None,
-                reason: Some("different bytes already stored for this version".into()),
-            },
-        });
+        results.push(None);
     }
+    let mut access = AccessCache::new(&state, &caller);
+
+    // Client records; a client that does not exist yet may be created by anyone who may write
+    // client records at all, and its creator joins its care team.
+    let mut creating: HashSet<ObjectId> = HashSet::new();
+    let mut allowed = Vec::with_capacity(clients.len());
+    for c in clients {
+        let new = creating.contains(&c.client)
+            || !state.stores.objects.has_object(tenant, c.client).await?;
+        if new {
+            creating.insert(c.client);
+        }
+        if (new && caller.role() == Role::Clinician) || access.may(c.kind, Some(c.client)).await? {
+            allowed.push(c);
+        } else {
+            results[c.index] = Some(rejected(
+                &req.objects[c.index],
+                "not on this client's care team",
+            ));
+        }
+    }
+    let mut new_clients: HashSet<ObjectId> = HashSet::new();
+    store_batch(&state, tenant, allowed, &mut results, |client, outcome| {
+        if creating.contains(&client) && matches!(outcome, PutOutcome::Created { .. }) {
+            new_clients.insert(client);
+        }
+    })
+    .await?;
+    for client in &new_clients {
+        state
+            .stores
+            .identity
+            .add_care_team(tenant, *client, caller.session.user_id)
+            .await?;
+    }
+
+    // Everything else.
+    let mut allowed = Vec::with_capacity(others.len());
+    for c in others {
+        if new_clients.contains(&c.client) || access.may(c.kind, Some(c.client)).await? {
+            allowed.push(c);
+        } else {
+            results[c.index] = Some(rejected(
+                &req.objects[c.index],
+                "not on this client's care team",
+            ));
+        }
+    }
+    store_batch(&state, tenant, allowed, &mut results, |_, _| {}).await?;
+
+    let results: Vec<PushResult> = results.into_iter().flatten().collect();
     let created = results.iter().filter(|r| r.status == "created").count();
     caller
         .audit(
@@ -258,6 +335,34 @@ pub async fn push(
         )
         .await?;
     Ok(Json(results))
+}
+
+/// Stores `batch` in one storage call and fills in its results.
+async fn store_batch(
+    state: &AppState,
+    tenant: TenantId,
+    batch: Vec<Candidate>,
+    results: &mut [Option<PushResult>],
+    mut on_outcome: impl FnMut(ObjectId, PutOutcome),
+) -> ApiResult<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let (slots, objects): (Vec<_>, Vec<_>) = batch
+        .into_iter()
+        .map(|c| ((c.index, c.client), c.stored))
+        .unzip();
+    let outcomes = state.stores.objects.put_objects(tenant, &objects).await?;
+    if outcomes.len() != objects.len() {
+        return Err(
+            StoreError::Backend("storage returned the wrong number of outcomes".into()).into(),
+        );
+    }
+    for (((index, client), stored), outcome) in slots.into_iter().zip(&objects).zip(outcomes) {
+        on_outcome(client, outcome);
+        results[index] = Some(outcome_result(stored, outcome));
+    }
+    Ok(())
 }
 
 /// A pulled version.
@@ -325,11 +430,12 @@ pub async fn pull(
     let next_after = page.last().map(|o| o.seq).unwrap_or(after);
     let mut objects = Vec::with_capacity(page.len());
     let mut delivered = 0usize;
+    let mut access = AccessCache::new(&state, &caller);
     for o in page {
         let Some(kind) = Kind::from_u8(o.kind) else {
             continue;
         };
-        if !may_access(&state, &caller, kind, o.client_id).await? {
+        if !access.may(kind, o.client_id).await? {
             continue;
         }
         delivered += 1;

@@ -622,48 +622,73 @@ fn row_to_object(
 #[async_trait]
 impl ObjectStore for Embedded {
     async fn put_object(&self, tenant: TenantId, o: &StoredObject) -> StoreResult<PutOutcome> {
+        let mut out = self.put_objects(tenant, std::slice::from_ref(o)).await?;
+        out.pop()
+            .ok_or_else(|| StoreError::Backend("no outcome for a stored object".into()))
+    }
+
+    async fn put_objects(
+        &self,
+        tenant: TenantId,
+        objects: &[StoredObject],
+    ) -> StoreResult<Vec<PutOutcome>> {
         let id = t(tenant);
-        let (oid, vid) = (o.object_id.to_string(), o.version_id.to_string());
-        let sha = o.sha256.clone();
-        let meta = json(&ObjectMeta {
-            kind: o.kind,
-            client_id: o.client_id,
-            parent_version: o.parent_version,
-            sha256: o.sha256.clone(),
-            size: o.size,
-            device_id: o.device_id,
-            created_at_ms: o.created_at_ms,
-        })?;
-        let envelope = o.envelope.clone();
+        let mut rows = Vec::with_capacity(objects.len());
+        for o in objects {
+            let meta = json(&ObjectMeta {
+                kind: o.kind,
+                client_id: o.client_id,
+                parent_version: o.parent_version,
+                sha256: o.sha256.clone(),
+                size: o.size,
+                device_id: o.device_id,
+                created_at_ms: o.created_at_ms,
+            })?;
+            rows.push((
+                o.object_id.to_string(),
+                o.version_id.to_string(),
+                o.sha256.clone(),
+                meta,
+                o.envelope.clone(),
+            ));
+        }
         self.run(move |c| {
+            // One transaction (one commit) for the whole batch.
             let tx = c.transaction()?;
-            let existing: Option<(i64, Vec<u8>)> = tx
-                .query_row(
-                    "SELECT seq, meta FROM objects WHERE tenant = ?1 AND object_id = ?2 AND version_id = ?3",
-                    params![id, oid, vid],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((seq, m)) = existing {
-                let m: ObjectMeta = parse(&m)?;
-                return Ok(if m.sha256 == sha {
-                    PutOutcome::Duplicate { seq: seq as u64 }
-                } else {
-                    PutOutcome::Conflict
-                });
-            }
-            let seq: i64 = tx.query_row(
+            let mut next: i64 = tx.query_row(
                 "SELECT COALESCE(MAX(seq), 0) + 1 FROM objects WHERE tenant = ?1",
                 [&id],
                 |r| r.get(0),
             )?;
-            tx.execute(
-                "INSERT INTO objects (tenant, seq, object_id, version_id, meta, envelope)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![id, seq, oid, vid, meta, envelope],
-            )?;
+            let mut out = Vec::with_capacity(rows.len());
+            {
+                let mut find = tx.prepare(
+                    "SELECT seq, meta FROM objects WHERE tenant = ?1 AND object_id = ?2 AND version_id = ?3",
+                )?;
+                let mut insert = tx.prepare(
+                    "INSERT INTO objects (tenant, seq, object_id, version_id, meta, envelope)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for (oid, vid, sha, meta, envelope) in &rows {
+                    let existing: Option<(i64, Vec<u8>)> = find
+                        .query_row(params![id, oid, vid], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    if let Some((seq, m)) = existing {
+                        let m: ObjectMeta = parse(&m)?;
+                        out.push(if &m.sha256 == sha {
+                            PutOutcome::Duplicate { seq: seq as u64 }
+                        } else {
+                            PutOutcome::Conflict
+                        });
+                        continue;
+                    }
+                    insert.execute(params![id, next, oid, vid, meta, envelope])?;
+                    out.push(PutOutcome::Created { seq: next as u64 });
+                    next += 1;
+                }
+            }
             tx.commit()?;
-            Ok(PutOutcome::Created { seq: seq as u64 })
+            Ok(out)
         })
         .await
     }

@@ -172,6 +172,21 @@ pub enum PutOutcome {
 pub trait ObjectStore: Send + Sync {
     /// Stores a new version (its `seq` is assigned here).
     async fn put_object(&self, tenant: TenantId, object: &StoredObject) -> StoreResult<PutOutcome>;
+    /// Stores several versions, in order, with the same per-version outcome as
+    /// [`put_object`](Self::put_object). Adapters that can do it in one transaction do (the
+    /// embedded store: one commit per push instead of one per version); the default stores
+    /// them one after the other.
+    async fn put_objects(
+        &self,
+        tenant: TenantId,
+        objects: &[StoredObject],
+    ) -> StoreResult<Vec<PutOutcome>> {
+        let mut out = Vec::with_capacity(objects.len());
+        for o in objects {
+            out.push(self.put_object(tenant, o).await?);
+        }
+        Ok(out)
+    }
     /// Versions after `after_seq`, in feed order, at most `limit`.
     async fn changes(
         &self,

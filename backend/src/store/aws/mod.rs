@@ -31,10 +31,46 @@ pub use blobs::S3Blobs;
 pub use kms::TENANT_TAG;
 pub use objects::MAX_INLINE_ENVELOPE;
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn compiled_in_roots_form_a_pem_bundle_rustls_accepts() {
+        use rustls_pki_types::CertificateDer;
+        use rustls_pki_types::pem::PemObject;
+        let pem = super::compiled_in_roots_pem();
+        let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(certs.len(), webpki_root_certs::TLS_SERVER_ROOT_CERTS.len());
+        assert!(certs.len() > 100);
+        assert_eq!(
+            certs[0].as_ref(),
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS[0].as_ref()
+        );
+    }
+}
+
 use super::Stores;
 use crate::error::StoreError;
 use crate::store::StoreResult;
 use table::{GSI_PK, GSI_SK, PK, SK, TENANTS_INDEX, TTL, Table, sdk_err};
+
+/// The Mozilla root certificates compiled into the binary (webpki-root-certs), as one PEM
+/// bundle — the form the SDK's trust store takes.
+fn compiled_in_roots_pem() -> Vec<u8> {
+    use base64::Engine;
+    let mut pem = String::with_capacity(webpki_root_certs::TLS_SERVER_ROOT_CERTS.len() * 2048);
+    for cert in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+        pem.push_str("-----BEGIN CERTIFICATE-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            pem.push_str(&String::from_utf8_lossy(line));
+            pem.push('\n');
+        }
+        pem.push_str("-----END CERTIFICATE-----\n");
+    }
+    pem.into_bytes()
+}
 
 /// Where the adapter's resources are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,11 +99,22 @@ pub struct Aws {
 impl Aws {
     /// Loads the SDK configuration and builds the DynamoDB, S3 and KMS clients.
     pub async fn connect(settings: AwsSettings) -> StoreResult<Arc<Self>> {
-        // One HTTPS client (hyper 1 + rustls on ring, system roots) for every service.
+        // One HTTPS client (hyper 1 + rustls on ring) for every service, trusting the
+        // compiled-in Mozilla roots: reading the platform's certificate folder was most of a
+        // Lambda cold start (docs/benchmarks.md). A custom endpoint may sit behind a private CA,
+        // so with one the platform roots are trusted too.
+        let trust = tls::TrustStore::empty()
+            .with_native_roots(settings.endpoint.is_some())
+            .with_pem_certificate(compiled_in_roots_pem());
+        let context = tls::TlsContext::builder()
+            .with_trust_store(trust)
+            .build()
+            .map_err(|e| StoreError::Backend(format!("TLS setup: {e}")))?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(tls::Provider::Rustls(
                 tls::rustls_provider::CryptoMode::Ring,
             ))
+            .tls_context(context)
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
         let emulated = settings.endpoint.is_some();
