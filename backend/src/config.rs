@@ -52,6 +52,28 @@ pub struct Config {
     pub store: StoreConfig,
 }
 
+/// Every `WARD_*` variable [`Config::from_env`] reads. The infrastructure template
+/// (`infra/template.yaml`) defines each of them except [`LOCAL_ONLY_ENV_VARS`];
+/// `backend/tests/infra_template.rs` checks both lists against this file and the template.
+pub const ENV_VARS: &[&str] = &[
+    "WARD_PORT",
+    "WARD_DATA_DIR",
+    "WARD_RP_ID",
+    "WARD_WEB_ORIGIN",
+    "WARD_EXTRA_ORIGINS",
+    "WARD_IOS_APP_IDS",
+    "WARD_ANDROID_PACKAGE",
+    "WARD_ANDROID_CERT_SHA256",
+    "WARD_STORE",
+    "WARD_TABLE",
+    "WARD_BUCKET",
+    "WARD_AWS_ENDPOINT",
+];
+
+/// The variables of [`ENV_VARS`] that only apply on one machine (`ward-server`'s port and
+/// data folder, an emulator's endpoint): never set on Lambda.
+pub const LOCAL_ONLY_ENV_VARS: &[&str] = &["WARD_PORT", "WARD_DATA_DIR", "WARD_AWS_ENDPOINT"];
+
 fn list(var: &str) -> Vec<String> {
     std::env::var(var)
         .map(|v| {
