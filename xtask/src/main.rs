@@ -3,10 +3,12 @@
 //!
 //! `cargo xtask test` is the README's "run every test" command and what CI runs: it installs
 //! what it needs (JVM test jars, the Kotlin compiler, moto server in a Python venv) into
-//! `.tools/`, checks formatting and lints, runs the Rust test suites with `WARD_MOTO_SERVER`
+//! `.tools/`, checks formatting and lints, checks `infra/template.yaml` offline (cfn-lint, `sam
+//! validate --lint`, checkov), runs the Rust test suites with `WARD_MOTO_SERVER`
 //! pointing at moto, generates the Kotlin and Swift bindings, and runs the Kotlin JUnit suite on
 //! the desktop JVM against the host-built core.
 
+mod infra;
 mod kotlin;
 mod tools;
 mod util;
@@ -17,10 +19,12 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command>
 
 commands:
-  test        everything CI runs: fmt, clippy, Rust tests, bindings, Kotlin JVM tests
+  test        everything CI runs: fmt, clippy, infra checks, Rust tests, bindings, Kotlin JVM tests
   rust-test   the Rust test suites only (installs moto server first)
   moto        install moto server (AWS emulator for the backend tests) and print its path
   lint        rustfmt --check and clippy -D warnings
+  infra-check offline checks of infra/template.yaml: cfn-lint, sam validate --lint, checkov
+  lambda-package build ward-lambda's bootstrap.zip for arm64 Lambda (--bench: and hello-lambda)
   bindings    generate Kotlin and Swift bindings into target/bindings
   kotlin-test build the core, generate bindings, compile and run the Kotlin JUnit suite
   kotlin-bench the Kotlin FFI benchmark only (release build)
@@ -39,6 +43,7 @@ fn main() -> Result<()> {
     match cmd.as_str() {
         "test" => {
             lint()?;
+            infra::check()?;
             rust_test()?;
             kotlin::test()?;
             println!("xtask: all test suites passed");
@@ -50,6 +55,8 @@ fn main() -> Result<()> {
             Ok(())
         }
         "lint" => lint(),
+        "infra-check" => infra::check(),
+        "lambda-package" => infra::package(&args[1..]),
         "bindings" => kotlin::bindings(util::Profile::Debug).map(|_| ()),
         "kotlin-test" => kotlin::test(),
         "kotlin-bench" => kotlin::bench(),
