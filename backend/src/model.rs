@@ -7,17 +7,7 @@
 use serde::{Deserialize, Serialize};
 use ward_proto::{DeviceId, ObjectId, TenantId, VersionId};
 
-/// A staff role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Manages staff, devices, policies; reads everything.
-    Admin,
-    /// Reads the clients on whose care team they are.
-    Clinician,
-    /// Scheduling-level identity only.
-    FrontDesk,
-}
+pub use ward_proto::api::{DeviceStatus, Role};
 
 /// A tenant (clinic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,20 +110,6 @@ pub enum CeremonyPurpose {
         /// The session being stepped up.
         session_id: String,
     },
-}
-
-/// Device lifecycle state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceStatus {
-    /// Enrolled, awaiting admin approval: no tenant key, no data.
-    Pending,
-    /// Approved.
-    Active,
-    /// Revoked: sessions dead, wipe queued.
-    Revoked,
-    /// Wipe receipt received.
-    Wiped,
 }
 
 /// An enrolled device (phone or admin browser).

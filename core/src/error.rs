@@ -144,6 +144,30 @@ pub enum WardError {
         /// Details.
         detail: String,
     },
+    /// The server could not be reached (no signal, timeout, server busy): keep working
+    /// offline; the next sync retries.
+    #[error("offline: {detail}")]
+    Offline {
+        /// Details.
+        detail: String,
+    },
+    /// The session expired or was revoked, or the passkey prompt failed: sign in again with
+    /// the passkey.
+    #[error("sign-in required: {detail}")]
+    SignInRequired {
+        /// Details.
+        detail: String,
+    },
+    /// The server refused the request (device not approved or revoked, invite used, not
+    /// allowed): show the message; retrying will not help.
+    #[error("refused by the server: {detail}")]
+    ServerRefused {
+        /// Details.
+        detail: String,
+    },
+    /// The call was cancelled by the app.
+    #[error("cancelled")]
+    Cancelled,
     /// A bug: report it.
     #[error("internal: {detail}")]
     Internal {

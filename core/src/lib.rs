@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod ffi;
 pub mod keystore;
+pub mod sync;
 pub mod vault;
 
 pub use bytes::Bytes;

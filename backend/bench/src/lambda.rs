@@ -313,8 +313,9 @@ pub async fn run(ward_lambda: &Path, hello: &Path, opts: &Options) -> Result<()>
             ("WARD_STORE", "aws".into()),
             ("WARD_TABLE", "ward-bench".into()),
             ("WARD_BUCKET", "ward-bench".into()),
-            // Nothing leaves the machine: a closed local port; /healthz touches no storage.
-            ("WARD_AWS_ENDPOINT", "http://127.0.0.1:1".into()),
+            // The production configuration (no emulator endpoint, so the SDK trusts only the
+            // compiled-in roots). Nothing leaves the machine: /healthz touches no storage and
+            // the SDK connects lazily; credentials are dummies.
             ("AWS_ACCESS_KEY_ID", "AKIDBENCHONLY".into()),
             ("AWS_SECRET_ACCESS_KEY", "bench-only-not-a-secret".into()),
         ],

@@ -10,7 +10,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use ward_proto::{DeviceId, TenantId};
 use webauthn_rs::prelude::{
@@ -25,35 +25,7 @@ use crate::model::{
     AuditRecord, Ceremony, CeremonyPurpose, Credential, Device, DeviceStatus, Role, Session, User,
 };
 use crate::tenants::{self, random_token};
-
-/// Start of enrollment.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct EnrollStart {
-    /// The invite code.
-    pub invite_code: String,
-    /// Name for the passkey (e.g. the person's email or name).
-    pub user_name: String,
-}
-
-/// A ceremony's challenge for the authenticator.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct CeremonyStarted {
-    /// Id to send back with the finish call.
-    pub ceremony_id: String,
-    /// WebAuthn options (CreationChallengeResponse / RequestChallengeResponse).
-    pub options: Value,
-}
-
-/// The device being enrolled.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct NewDevice {
-    /// Device id minted by the device.
-    pub device_id: DeviceId,
-    /// Its Ed25519 public key (base64url).
-    pub public_key: String,
-    /// Human name.
-    pub name: String,
-}
+pub use ward_proto::api::{CeremonyStarted, EnrollStart, LoginStart, Me, NewDevice, SessionGrant};
 
 /// End of enrollment.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -67,25 +39,6 @@ pub struct EnrollFinish {
     pub device: NewDevice,
     /// The invite code again (consumed now).
     pub invite_code: String,
-}
-
-/// A new session.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct SessionGrant {
-    /// The user.
-    pub user_id: uuid::Uuid,
-    /// Role.
-    pub role: Role,
-    /// The device and its state.
-    pub device_id: DeviceId,
-    /// Pending until an admin approves it.
-    pub device_status: DeviceStatus,
-    /// Session id (header `x-ward-session`).
-    pub session_id: String,
-    /// Bearer token (shown once).
-    pub token: String,
-    /// Expiry.
-    pub expires_at_ms: i64,
 }
 
 fn tenant_of(s: &str) -> ApiResult<TenantId> {
@@ -336,13 +289,6 @@ pub async fn enroll_finish(
     }))
 }
 
-/// Start of login.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct LoginStart {
-    /// The user (the app stores it at enrollment).
-    pub user_id: uuid::Uuid,
-}
-
 /// End of login.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct LoginFinish {
@@ -576,21 +522,6 @@ pub async fn step_up_finish(
     )
     .await?;
     Ok(Json(serde_json::json!({"stepped_up_at_ms": now})))
-}
-
-/// Who the caller is.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Me {
-    /// User.
-    pub user_id: uuid::Uuid,
-    /// Role.
-    pub role: Role,
-    /// Device.
-    pub device_id: DeviceId,
-    /// Device state.
-    pub device_status: DeviceStatus,
-    /// Tenant key epoch new data should use.
-    pub current_epoch: u32,
 }
 
 /// `GET /v1/tenants/{tenant}/me` (authenticated; pending devices may call it to poll approval)

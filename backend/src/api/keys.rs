@@ -8,39 +8,12 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
-use serde::{Deserialize, Serialize};
-use ward_proto::TenantId;
-use ward_proto::sealed::{SealedKey, seal_to};
+use ward_proto::sealed::seal_to;
 use zeroize::Zeroizing;
 
 use super::{AppState, parse_body};
 use crate::error::{ApiError, ApiResult};
-
-/// The request: the device's one-time public key.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct ReleaseRequest {
-    /// X25519 public key, base64url.
-    pub ephemeral_public: String,
-}
-
-/// The response.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
-pub struct Released {
-    /// Current epoch (seal new data under it).
-    pub current_epoch: u32,
-    /// Epochs included, in the order they appear in the sealed payload.
-    pub epochs: Vec<u32>,
-    /// `epoch (4 bytes BE) ‖ key (32 bytes)` for each epoch, sealed as one payload.
-    #[schemars(with = "serde_json::Value")]
-    pub sealed: SealedKey,
-}
-
-/// The sealing context: binds the payload to this tenant.
-pub fn release_context(tenant: TenantId) -> Vec<u8> {
-    let mut c = b"ward tenant keys v1".to_vec();
-    c.extend_from_slice(tenant.as_bytes());
-    c
-}
+pub use ward_proto::api::{ReleaseRequest, Released, release_context};
 
 /// `POST /v1/tenants/{tenant}/keys/release` (approved device)
 pub async fn release(

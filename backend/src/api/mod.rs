@@ -31,8 +31,7 @@ use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::store::Stores;
 
-/// Largest request body: under Lambda's 6 MB payload limit with room for base64 overhead.
-pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+pub use ward_proto::api::MAX_BODY_BYTES;
 
 /// A source of time (ms since the epoch), injectable for tests.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;

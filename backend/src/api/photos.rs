@@ -10,8 +10,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
-use ward_proto::{Kind, ObjectId, TenantId, VersionId};
+use ward_proto::{Kind, TenantId};
 
 use super::auth::Caller;
 use super::sync::may_access;
@@ -19,52 +18,18 @@ use super::{AppState, body_bytes, parse_body};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{PartInfo, StoredObject, UploadState};
 use crate::store::{BlobKey, PutOutcome};
+pub use ward_proto::api::{
+    DownloadRequest, DownloadUrl, PartUrl, UploadComplete, UploadPlan, UploadStart,
+};
 
 /// Bytes per part (S3's minimum for all but the last part is 5 MiB).
-pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+pub use ward_proto::api::PART_SIZE;
 /// Largest photo envelope accepted.
 pub const MAX_PHOTO_BYTES: u64 = 512 * 1024 * 1024;
 /// Lifetime of an upload URL.
 pub const UPLOAD_URL_TTL_S: u32 = 10 * 60;
 /// Lifetime of a download URL.
 pub const DOWNLOAD_URL_TTL_S: u32 = 5 * 60;
-
-/// Start or resume an upload.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct UploadStart {
-    /// Photo object.
-    pub object_id: ObjectId,
-    /// Content version.
-    pub version_id: VersionId,
-    /// The client photographed.
-    pub client_id: ObjectId,
-    /// Envelope size in bytes.
-    pub size: u64,
-}
-
-/// A part still to send.
-#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct PartUrl {
-    /// Part number (from 1).
-    pub number: u32,
-    /// Byte range start in the envelope.
-    pub offset: u64,
-    /// Bytes in this part.
-    pub length: u64,
-    /// PUT here.
-    pub url: String,
-}
-
-/// The upload plan.
-#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct UploadPlan {
-    /// Part size.
-    pub part_size: u64,
-    /// Parts the server already has (skip them).
-    pub done: Vec<u32>,
-    /// Parts to send.
-    pub parts: Vec<PartUrl>,
-}
 
 async fn authed(
     state: &AppState,
@@ -177,15 +142,6 @@ pub async fn start(
     }))
 }
 
-/// Finish an upload.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct UploadComplete {
-    /// Photo object.
-    pub object_id: ObjectId,
-    /// Content version.
-    pub version_id: VersionId,
-}
-
 /// `POST /v1/tenants/{tenant}/uploads/complete`
 pub async fn complete(
     State(state): State<AppState>,
@@ -269,15 +225,6 @@ pub async fn complete(
     ))
 }
 
-/// Ask for a download URL.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct DownloadRequest {
-    /// Photo object.
-    pub object_id: ObjectId,
-    /// Content version.
-    pub version_id: VersionId,
-}
-
 /// `POST /v1/tenants/{tenant}/downloads`
 pub async fn download(
     State(state): State<AppState>,
@@ -286,7 +233,7 @@ pub async fn download(
     uri: Uri,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<DownloadUrl>> {
     let (tenant, caller, body) = authed(&state, &tenant, &method, &uri, &headers, body).await?;
     let req: DownloadRequest = parse_body(Ok(body))?;
     let obj = state
@@ -314,9 +261,11 @@ pub async fn download(
     caller
         .audit(&state, "photo.download", Some(req.object_id.to_string()))
         .await?;
-    Ok(Json(
-        serde_json::json!({"url": url, "size": obj.size, "expires_in_s": DOWNLOAD_URL_TTL_S}),
-    ))
+    Ok(Json(DownloadUrl {
+        url,
+        size: obj.size,
+        expires_in_s: DOWNLOAD_URL_TTL_S,
+    }))
 }
 
 /// `PUT /blobs/{*path}` — embedded mode only: receives one part through a signed URL.

@@ -16,69 +16,24 @@ use axum::http::{HeaderMap, Method, Uri};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
-use serde::{Deserialize, Serialize};
 use ward_proto::envelope::Header;
-use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, VersionId};
+use ward_proto::{Kind, ObjectId, ObjectRef, TenantId};
 
 use super::auth::Caller;
 use super::{AppState, parse_body};
 use crate::error::{ApiError, ApiResult, StoreError};
 use crate::model::{Role, StoredObject};
 use crate::store::PutOutcome;
-
-/// Most objects in one push.
-pub const MAX_PUSH_OBJECTS: usize = 500;
-/// Most objects in one pull page.
-pub const MAX_PULL_LIMIT: u32 = 500;
-
-/// One pushed version.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct PushItem {
-    /// Object.
-    pub object_id: ObjectId,
-    /// Version.
-    pub version_id: VersionId,
-    /// Envelope kind number.
-    pub kind: u8,
-    /// Client (required except for client records, whose client is themselves).
-    #[serde(default)]
-    pub client_id: Option<ObjectId>,
-    /// Parent version.
-    #[serde(default)]
-    pub parent_version: Option<VersionId>,
-    /// The envelope, base64url.
-    pub envelope: String,
-}
-
-/// A push.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct PushRequest {
-    /// Versions to store.
-    pub objects: Vec<PushItem>,
-}
-
-/// Outcome for one pushed version.
-#[derive(Debug, Serialize, PartialEq, Eq, schemars::JsonSchema)]
-pub struct PushResult {
-    /// Object.
-    pub object_id: ObjectId,
-    /// Version.
-    pub version_id: VersionId,
-    /// created | duplicate | conflict | rejected
-    pub status: &'static str,
-    /// Feed position when stored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub seq: Option<u64>,
-    /// Why it was rejected.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-}
+pub use ward_proto::api::{
+    MAX_PULL_BYTES, MAX_PULL_LIMIT, MAX_PUSH_OBJECTS, PullPage, PulledObject, PushItem,
+    PushRequest, PushResult, PushStatus,
+};
 
 fn rejected(item: &PushItem, reason: impl Into<String>) -> PushResult {
     PushResult {
         object_id: item.object_id,
         version_id: item.version_id,
-        status: "rejected",
+        status: PushStatus::Rejected,
         seq: None,
         reason: Some(reason.into()),
     }
@@ -224,10 +179,10 @@ fn validate(
 
 fn outcome_result(stored: &StoredObject, outcome: PutOutcome) -> PushResult {
     let (status, seq, reason) = match outcome {
-        PutOutcome::Created { seq } => ("created", Some(seq), None),
-        PutOutcome::Duplicate { seq } => ("duplicate", Some(seq), None),
+        PutOutcome::Created { seq } => (PushStatus::Created, Some(seq), None),
+        PutOutcome::Duplicate { seq } => (PushStatus::Duplicate, Some(seq), None),
         PutOutcome::Conflict => (
-            "conflict",
+            PushStatus::Conflict,
             None,
             Some("different bytes already stored for this version".into()),
         ),
@@ -326,7 +281,10 @@ pub async fn push(
     store_batch(&state, tenant, allowed, &mut results, |_, _| {}).await?;
 
     let results: Vec<PushResult> = results.into_iter().flatten().collect();
-    let created = results.iter().filter(|r| r.status == "created").count();
+    let created = results
+        .iter()
+        .filter(|r| r.status == PushStatus::Created)
+        .count();
     caller
         .audit(
             &state,
@@ -365,36 +323,6 @@ async fn store_batch(
     Ok(())
 }
 
-/// A pulled version.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
-pub struct PulledObject {
-    /// Feed position.
-    pub seq: u64,
-    /// Object.
-    pub object_id: ObjectId,
-    /// Version.
-    pub version_id: VersionId,
-    /// Kind number.
-    pub kind: u8,
-    /// Client.
-    pub client_id: Option<ObjectId>,
-    /// Parent version.
-    pub parent_version: Option<VersionId>,
-    /// Envelope, base64url (absent for photo content: download with a presigned URL).
-    pub envelope: Option<String>,
-}
-
-/// A page of the feed.
-#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct PullPage {
-    /// Versions the caller may read, in feed order.
-    pub objects: Vec<PulledObject>,
-    /// Cursor for the next call.
-    pub next_after: u64,
-    /// Whether more may follow.
-    pub has_more: bool,
-}
-
 fn query_param(q: &Option<String>, name: &str) -> ApiResult<Option<u64>> {
     let Some(q) = q else { return Ok(None) };
     for pair in q.split('&') {
@@ -426,18 +354,31 @@ pub async fn pull(
         .unwrap_or(200)
         .clamp(1, u64::from(MAX_PULL_LIMIT)) as u32;
     let page = state.stores.objects.changes(tenant, after, limit).await?;
-    let has_more = page.len() as u32 == limit;
-    let next_after = page.last().map(|o| o.seq).unwrap_or(after);
+    let mut has_more = page.len() as u32 == limit;
+    let mut next_after = page.last().map(|o| o.seq).unwrap_or(after);
     let mut objects = Vec::with_capacity(page.len());
     let mut delivered = 0usize;
+    let mut bytes = 0usize;
     let mut access = AccessCache::new(&state, &caller);
+    let mut last_processed = None;
     for o in page {
         let Some(kind) = Kind::from_u8(o.kind) else {
+            last_processed = Some(o.seq);
             continue;
         };
         if !access.may(kind, o.client_id).await? {
+            last_processed = Some(o.seq);
             continue;
         }
+        let size = o.envelope.as_ref().map_or(0, |e| e.len().div_ceil(3) * 4);
+        if bytes > 0 && bytes + size > MAX_PULL_BYTES {
+            // The rest comes with the next page, after the last version looked at.
+            has_more = true;
+            next_after = last_processed.unwrap_or(after);
+            break;
+        }
+        bytes += size;
+        last_processed = Some(o.seq);
         delivered += 1;
         objects.push(PulledObject {
             seq: o.seq,

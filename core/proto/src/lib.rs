@@ -6,6 +6,7 @@
 //! kind) without pulling in the phone's storage or FFI code, and guarantees both sides agree on
 //! the bytes.
 
+pub mod api;
 pub mod audit;
 pub mod envelope;
 pub mod ids;

@@ -369,6 +369,14 @@ impl Vault {
         })
     }
 
+    /// The reference of a photo's current content envelope.
+    pub fn photo_content_ref(&self, photo: ObjectId) -> Result<ObjectRef> {
+        self.with_unlocked(|ctx| {
+            let (rec, _) = record(ctx, photo)?;
+            Ok(content_ref(ctx, photo, &rec))
+        })
+    }
+
     /// The decrypted photo (audited as a view).
     pub fn read_photo(&self, photo_id: &str) -> Result<Bytes> {
         let id: ObjectId = parse_id(photo_id, "photo")?;

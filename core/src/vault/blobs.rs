@@ -165,6 +165,61 @@ impl BlobStore {
         })
     }
 
+    /// `len` bytes of `object`'s envelope file from `offset` (an upload part).
+    pub fn read_range(&self, object: &ObjectRef, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let mut file = File::open(self.path(object))?;
+        let size = file.metadata()?.len();
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(CoreError::Invalid(format!(
+                "range {offset}+{len} is outside the {size}-byte photo envelope"
+            )));
+        }
+        file.seek(SeekFrom::Start(offset))?;
+        let mut buf = vec![0u8; len as usize];
+        file.read_exact(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Stores a complete envelope received from the server (a downloaded photo) durably,
+    /// after checking that its header names exactly `object` and that `keys` unwrap its
+    /// content key for a body of this length. Every chunk is authenticated again when read.
+    pub fn write_envelope(
+        &self,
+        object: &ObjectRef,
+        envelope: &[u8],
+        keys: &(impl KeyRing + ?Sized),
+    ) -> Result<u64> {
+        let name = || format!("{}/{}", object.object, object.version);
+        if envelope.len() < HEADER_LEN {
+            return Err(CoreError::corrupt(name(), "downloaded envelope too short"));
+        }
+        let header =
+            Header::parse(&envelope[..HEADER_LEN]).map_err(|e| CoreError::corrupt(name(), e))?;
+        header
+            .opener(object, keys, (envelope.len() - HEADER_LEN) as u64)
+            .map_err(|e| CoreError::corrupt(name(), e))?;
+        let final_path = self.path(object);
+        let tmp = self
+            .dir
+            .join(format!("{}{TMP_SUFFIX}", Self::file_name(object)));
+        let written = (|| -> io::Result<()> {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&tmp)?;
+            f.write_all(envelope)?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(e.into());
+        }
+        fs::rename(&tmp, &final_path)?;
+        sync_dir(&self.dir)?;
+        Ok(envelope.len() as u64)
+    }
+
     /// Whether an envelope file exists for `object`.
     pub fn exists(&self, object: &ObjectRef) -> bool {
         self.path(object).exists()

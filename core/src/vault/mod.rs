@@ -10,6 +10,7 @@
 
 pub mod blobs;
 pub mod index;
+pub mod outbox;
 pub mod schema;
 
 use std::path::{Path, PathBuf};
@@ -498,6 +499,21 @@ impl Vault {
             let _ = blobs::sync_dir(parent);
         }
         tracing::warn!("vault wiped");
+        Ok(())
+    }
+
+    /// Now, by the vault's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Records who uses this vault (the user id the server assigned at enrollment); audit
+    /// events from now on name them.
+    pub fn set_actor(&self, actor: &str) -> Result<()> {
+        let mut inner = self.inner();
+        let conn = inner.conn.as_ref().ok_or(CoreError::Wiped)?;
+        meta_put(conn, "actor", actor.as_bytes())?;
+        inner.ident.actor = actor.to_string();
         Ok(())
     }
 

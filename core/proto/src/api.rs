@@ -1,0 +1,338 @@
+//! The JSON bodies of the sync API, shared by the backend (which serves them) and the phone
+//! core's sync client (which sends and reads them), so the two cannot drift apart.
+//!
+//! Only the bodies both sides build or parse live here; the WebAuthn credential payloads stay
+//! as the webauthn-rs types on the backend and as the platform's JSON on the phone. Byte fields
+//! travel as base64url without padding.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{DeviceId, ObjectId, VersionId};
+use crate::sealed::SealedKey;
+
+/// Path prefix of every tenant-scoped endpoint: `/v1/tenants/{tenant}`.
+pub const TENANT_PREFIX: &str = "/v1/tenants";
+/// Lambda's payload limit is 6 MB; requests are kept under this.
+pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
+/// Most objects in one push.
+pub const MAX_PUSH_OBJECTS: usize = 1000;
+/// Most objects in one pull page.
+pub const MAX_PULL_LIMIT: u32 = 1000;
+/// A pull page stops adding envelopes past this many (base64) bytes, so a response stays
+/// under Lambda's 6 MB payload limit however large the envelopes are.
+pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;
+/// Photo envelopes are uploaded in parts of this size (the last may be shorter).
+pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+
+/// A staff role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages staff, devices, policies; reads everything.
+    Admin,
+    /// Reads the clients on whose care team they are.
+    Clinician,
+    /// Scheduling-level identity only.
+    FrontDesk,
+}
+
+/// Device lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceStatus {
+    /// Enrolled, awaiting admin approval: no tenant key, no data.
+    Pending,
+    /// Approved.
+    Active,
+    /// Revoked: sessions dead, wipe queued.
+    Revoked,
+    /// Wipe receipt received.
+    Wiped,
+}
+
+/// Start of enrollment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct EnrollStart {
+    /// The invite code.
+    pub invite_code: String,
+    /// Name for the passkey (e.g. the person's email or name).
+    pub user_name: String,
+}
+
+/// A ceremony's challenge for the authenticator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct CeremonyStarted {
+    /// Id to send back with the finish call.
+    pub ceremony_id: String,
+    /// WebAuthn options (CreationChallengeResponse / RequestChallengeResponse JSON).
+    pub options: serde_json::Value,
+}
+
+/// The device being enrolled.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct NewDevice {
+    /// Device id minted by the device.
+    pub device_id: DeviceId,
+    /// Its Ed25519 public key (base64url).
+    pub public_key: String,
+    /// Human name.
+    pub name: String,
+}
+
+/// A new session.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct SessionGrant {
+    /// The user.
+    pub user_id: uuid::Uuid,
+    /// Role.
+    pub role: Role,
+    /// The device and its state.
+    pub device_id: DeviceId,
+    /// Pending until an admin approves it.
+    pub device_status: DeviceStatus,
+    /// Session id (header `x-ward-session`).
+    pub session_id: String,
+    /// Bearer token (shown once).
+    pub token: String,
+    /// Expiry.
+    pub expires_at_ms: i64,
+}
+
+/// Start of login.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct LoginStart {
+    /// The user (the app stores it at enrollment).
+    pub user_id: uuid::Uuid,
+}
+
+/// Request for the tenant keys: the device's one-time public key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct ReleaseRequest {
+    /// X25519 public key, base64url.
+    pub ephemeral_public: String,
+}
+
+/// The tenant keys, sealed to the requester's one-time key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct Released {
+    /// Current epoch (seal new data under it).
+    pub current_epoch: u32,
+    /// Epochs included, in the order they appear in the sealed payload.
+    pub epochs: Vec<u32>,
+    /// `epoch (4 bytes BE) ‖ key (32 bytes)` for each epoch, sealed as one payload.
+    #[cfg_attr(feature = "schemars", schemars(with = "serde_json::Value"))]
+    pub sealed: SealedKey,
+}
+
+/// The sealing context of a key release: binds the payload to this tenant.
+pub fn release_context(tenant: crate::TenantId) -> Vec<u8> {
+    let mut c = b"ward tenant keys v1".to_vec();
+    c.extend_from_slice(tenant.as_bytes());
+    c
+}
+
+/// One pushed version.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct PushItem {
+    /// Object.
+    pub object_id: ObjectId,
+    /// Version.
+    pub version_id: VersionId,
+    /// Envelope kind number.
+    pub kind: u8,
+    /// Client (required except for client records, whose client is themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ObjectId>,
+    /// Parent version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_version: Option<VersionId>,
+    /// The envelope, base64url.
+    pub envelope: String,
+}
+
+/// A push.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct PushRequest {
+    /// Versions to store.
+    pub objects: Vec<PushItem>,
+}
+
+/// What happened to one pushed version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum PushStatus {
+    /// Stored.
+    Created,
+    /// Already stored with the same bytes (an idempotent retry).
+    Duplicate,
+    /// Different bytes are stored for this version: refused.
+    Conflict,
+    /// Refused (see `reason`).
+    Rejected,
+}
+
+/// Outcome for one pushed version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct PushResult {
+    /// Object.
+    pub object_id: ObjectId,
+    /// Version.
+    pub version_id: VersionId,
+    /// What happened.
+    pub status: PushStatus,
+    /// Feed position when stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// Why it was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A pulled version.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct PulledObject {
+    /// Feed position.
+    pub seq: u64,
+    /// Object.
+    pub object_id: ObjectId,
+    /// Version.
+    pub version_id: VersionId,
+    /// Kind number.
+    pub kind: u8,
+    /// Client.
+    pub client_id: Option<ObjectId>,
+    /// Parent version.
+    pub parent_version: Option<VersionId>,
+    /// Envelope, base64url (absent for photo content: download with a presigned URL).
+    pub envelope: Option<String>,
+}
+
+/// A page of the feed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct PullPage {
+    /// Versions the caller may read, in feed order.
+    pub objects: Vec<PulledObject>,
+    /// Cursor for the next call.
+    pub next_after: u64,
+    /// Whether more may follow.
+    pub has_more: bool,
+}
+
+/// Start or resume a photo upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct UploadStart {
+    /// Photo object.
+    pub object_id: ObjectId,
+    /// Content version.
+    pub version_id: VersionId,
+    /// The client photographed.
+    pub client_id: ObjectId,
+    /// Envelope size in bytes.
+    pub size: u64,
+}
+
+/// A part still to send.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct PartUrl {
+    /// Part number (from 1).
+    pub number: u32,
+    /// Byte range start in the envelope.
+    pub offset: u64,
+    /// Bytes in this part.
+    pub length: u64,
+    /// PUT here.
+    pub url: String,
+}
+
+/// The upload plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct UploadPlan {
+    /// Part size.
+    pub part_size: u64,
+    /// Parts the server already has (skip them).
+    pub done: Vec<u32>,
+    /// Parts to send.
+    pub parts: Vec<PartUrl>,
+}
+
+/// Finish an upload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct UploadComplete {
+    /// Photo object.
+    pub object_id: ObjectId,
+    /// Content version.
+    pub version_id: VersionId,
+}
+
+/// Ask for a download URL.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct DownloadRequest {
+    /// Photo object.
+    pub object_id: ObjectId,
+    /// Content version.
+    pub version_id: VersionId,
+}
+
+/// A JSON error body: `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable error code and a human message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable code (e.g. `unauthenticated`, `not_found`).
+    pub code: String,
+    /// Human message.
+    pub message: String,
+}
+
+/// Who the caller is (`GET .../me`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct Me {
+    /// User.
+    pub user_id: uuid::Uuid,
+    /// Role.
+    pub role: Role,
+    /// Device.
+    pub device_id: DeviceId,
+    /// Device state.
+    pub device_status: DeviceStatus,
+    /// Tenant key epoch new data should use.
+    pub current_epoch: u32,
+}
+
+/// A presigned download (`POST .../downloads`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct DownloadUrl {
+    /// GET here.
+    pub url: String,
+    /// Envelope size in bytes.
+    pub size: u64,
+    /// Seconds the URL stays valid.
+    pub expires_in_s: u32,
+}

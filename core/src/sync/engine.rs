@@ -1,0 +1,371 @@
+//! The sync engine: push the outbox in batches under the request limit, upload photos
+//! through presigned (multipart) URLs resuming where a cut left them, pull the tenant's
+//! feed from a cursor page by page, and download photos on demand.
+//!
+//! Every step leaves the vault consistent if the future is dropped at any await: a version is
+//! marked synced only after the server acknowledged it (a repeat push is answered
+//! `duplicate`), a pulled page and its cursor commit together, and an upload's finished
+//! parts are remembered by the server. Transient failures are retried with exponential
+//! backoff and jitter, then reported; capture never waits for any of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use ward_proto::api::{
+    DownloadRequest, DownloadUrl, MAX_PUSH_OBJECTS, PullPage, PushItem, PushRequest, PushResult,
+    PushStatus, UploadComplete, UploadPlan, UploadStart,
+};
+use ward_proto::{Kind, ObjectId, ObjectRef};
+
+use super::client::{ApiClient, Session, SyncError};
+use super::identity::ClientError;
+use crate::error::CoreError;
+use crate::vault::Vault;
+use crate::vault::outbox::{Incoming, PendingPhoto};
+
+/// Envelope bytes per push: base64 adds a third and JSON a little, keeping the request well
+/// under the 5 MB limit.
+pub const PUSH_BATCH_BYTES: usize = 3 * 1024 * 1024;
+/// Versions per pull page.
+pub const PULL_PAGE: u32 = 1000;
+/// Attempts per call before a transient failure is reported.
+pub const ATTEMPTS: u32 = 4;
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// Versions the server stored (or already had).
+    pub pushed: u64,
+    /// Versions the server refused (kept locally, flagged, not retried).
+    pub refused: u64,
+    /// Photos uploaded.
+    pub photos_uploaded: u64,
+    /// Upload parts sent.
+    pub parts_sent: u64,
+    /// Versions received.
+    pub pulled: u64,
+    /// HTTP requests to the API (presigned part PUTs and GETs not counted).
+    pub requests: u64,
+}
+
+/// Progress the app can show.
+pub trait Progress: Send + Sync {
+    /// `phase` is "push", "upload" or "pull"; `done` of `total` (bytes for uploads).
+    fn on_progress(&self, phase: &str, done: u64, total: u64);
+}
+
+/// No progress reporting.
+#[derive(Debug)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn on_progress(&self, _: &str, _: u64, _: u64) {}
+}
+
+/// Runs `f` until it succeeds, fails for good, or `ATTEMPTS` transient failures passed.
+async fn retry<T, F, Fut>(mut f: F) -> Result<T, SyncError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, SyncError>>,
+{
+    let mut delay_ms = 200u64;
+    let mut attempt = 1;
+    loop {
+        match f().await {
+            Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                let mut jitter = [0u8; 2];
+                let _ = ward_proto::keys::fill_random(&mut jitter);
+                let wait = delay_ms + u64::from(u16::from_le_bytes(jitter)) % delay_ms;
+                tracing::debug!(attempt, wait_ms = wait, error = %e, "retrying");
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                delay_ms = (delay_ms * 2).min(5_000);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The sync engine of one vault.
+pub struct Engine {
+    vault: Arc<Vault>,
+    api: ApiClient,
+    session: Session,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine over `vault` talking to `api` with `session`.
+    pub fn new(vault: Arc<Vault>, api: ApiClient, session: Session) -> Self {
+        Self {
+            vault,
+            api,
+            session,
+        }
+    }
+
+    /// The API client.
+    pub fn api(&self) -> &ApiClient {
+        &self.api
+    }
+
+    /// The session.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    async fn call<R: DeserializeOwned>(
+        &self,
+        report: &mut SyncReport,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<R, SyncError> {
+        retry(|| {
+            report.requests += 1;
+            self.api
+                .signed(&self.session, method.clone(), path, body.clone())
+        })
+        .await
+    }
+
+    /// One full sync: push, upload photos, pull. Records the time of contact.
+    pub async fn sync(&self, progress: &dyn Progress) -> Result<SyncReport, ClientError> {
+        let mut report = SyncReport::default();
+        self.push(&mut report, progress).await?;
+        self.upload_photos(&mut report, progress).await?;
+        self.pull(&mut report, progress).await?;
+        self.vault
+            .set_sync_meta_i64("last_contact_ms", self.vault_now())?;
+        Ok(report)
+    }
+
+    fn vault_now(&self) -> i64 {
+        self.vault.now_ms()
+    }
+
+    /// Pushes the outbox until it is empty.
+    pub async fn push(
+        &self,
+        report: &mut SyncReport,
+        progress: &dyn Progress,
+    ) -> Result<(), ClientError> {
+        let total = {
+            let u = self.vault.unsynced()?;
+            u.clients + u.notes + u.other
+        };
+        let mut done = 0u64;
+        loop {
+            let batch = self
+                .vault
+                .with_unlocked(|ctx| ctx.outbox(MAX_PUSH_OBJECTS, PUSH_BATCH_BYTES))?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let request = PushRequest {
+                objects: batch
+                    .iter()
+                    .map(|it| PushItem {
+                        object_id: it.object.object,
+                        version_id: it.object.version,
+                        kind: it.object.kind as u8,
+                        client_id: if it.object.kind == Kind::Client {
+                            None
+                        } else {
+                            it.client
+                        },
+                        parent_version: it.parent,
+                        envelope: URL_SAFE_NO_PAD.encode(&it.envelope),
+                    })
+                    .collect(),
+            };
+            let body = serde_json::to_vec(&request).map_err(CoreError::from)?;
+            let results: Vec<PushResult> = self
+                .call(
+                    report,
+                    Method::POST,
+                    &self.api.path("/objects/push"),
+                    Some(body),
+                )
+                .await?;
+            if results.len() != batch.len() {
+                return Err(SyncError::Protocol(
+                    "push answered the wrong number of results".into(),
+                )
+                .into());
+            }
+            let mut acked = Vec::new();
+            let mut refused = Vec::new();
+            for r in &results {
+                match r.status {
+                    PushStatus::Created | PushStatus::Duplicate => {
+                        acked.push((r.object_id, r.version_id))
+                    }
+                    PushStatus::Conflict | PushStatus::Rejected => {
+                        tracing::warn!(object = %r.object_id, version = %r.version_id,
+                            status = ?r.status, reason = ?r.reason, "server refused a version");
+                        refused.push((r.object_id, r.version_id));
+                    }
+                }
+            }
+            self.vault.with_unlocked(|ctx| {
+                ctx.mark_synced(&acked)?;
+                ctx.mark_refused(&refused)
+            })?;
+            report.pushed += acked.len() as u64;
+            report.refused += refused.len() as u64;
+            done += batch.len() as u64;
+            progress.on_progress("push", done, total.max(done));
+        }
+    }
+
+    /// Uploads every photo not uploaded yet.
+    pub async fn upload_photos(
+        &self,
+        report: &mut SyncReport,
+        progress: &dyn Progress,
+    ) -> Result<(), ClientError> {
+        let pending = self.vault.with_unlocked(|ctx| ctx.pending_photos())?;
+        for photo in pending {
+            self.upload_photo(&photo, report, progress).await?;
+        }
+        Ok(())
+    }
+
+    async fn upload_photo(
+        &self,
+        photo: &PendingPhoto,
+        report: &mut SyncReport,
+        progress: &dyn Progress,
+    ) -> Result<(), ClientError> {
+        let start = serde_json::to_vec(&UploadStart {
+            object_id: photo.object.object,
+            version_id: photo.object.version,
+            client_id: photo.client,
+            size: photo.len,
+        })
+        .map_err(CoreError::from)?;
+        let plan: UploadPlan = self
+            .call(
+                report,
+                Method::POST,
+                &self.api.path("/uploads/start"),
+                Some(start),
+            )
+            .await?;
+        let mut sent: u64 = plan.done.len() as u64 * plan.part_size;
+        for part in &plan.parts {
+            let bytes = self.vault.with_unlocked(|ctx| {
+                ctx.photo_envelope_range(&photo.object, part.offset, part.length)
+            })?;
+            retry(|| self.api.put_presigned(&part.url, bytes.clone())).await?;
+            report.parts_sent += 1;
+            sent = (sent + part.length).min(photo.len);
+            progress.on_progress("upload", sent, photo.len);
+        }
+        let complete = serde_json::to_vec(&UploadComplete {
+            object_id: photo.object.object,
+            version_id: photo.object.version,
+        })
+        .map_err(CoreError::from)?;
+        let _: serde_json::Value = self
+            .call(
+                report,
+                Method::POST,
+                &self.api.path("/uploads/complete"),
+                Some(complete),
+            )
+            .await?;
+        self.vault
+            .with_unlocked(|ctx| ctx.mark_synced(&[(photo.object.object, photo.object.version)]))?;
+        report.photos_uploaded += 1;
+        Ok(())
+    }
+
+    /// Pulls the feed from the stored cursor until the server has no more.
+    pub async fn pull(
+        &self,
+        report: &mut SyncReport,
+        progress: &dyn Progress,
+    ) -> Result<(), ClientError> {
+        let tenant = self.api.tenant();
+        loop {
+            let after = self.vault.sync_meta_i64("cursor")?.unwrap_or(0).max(0) as u64;
+            let path = self
+                .api
+                .path(&format!("/objects/pull?after={after}&limit={PULL_PAGE}"));
+            let page: PullPage = self.call(report, Method::GET, &path, None).await?;
+            let mut items = Vec::with_capacity(page.objects.len());
+            for o in &page.objects {
+                let Some(kind) = Kind::from_u8(o.kind) else {
+                    tracing::warn!(kind = o.kind, "skipping a version of an unknown kind");
+                    continue;
+                };
+                let envelope = match &o.envelope {
+                    Some(e) => Some(URL_SAFE_NO_PAD.decode(e.trim_end_matches('=')).map_err(
+                        |_| SyncError::Protocol("pulled envelope is not base64url".into()),
+                    )?),
+                    None => None,
+                };
+                items.push(Incoming {
+                    object: ObjectRef {
+                        tenant,
+                        object: o.object_id,
+                        version: o.version_id,
+                        kind,
+                    },
+                    client: o.client_id,
+                    parent: o.parent_version,
+                    envelope,
+                });
+            }
+            let added = self
+                .vault
+                .with_unlocked(|ctx| ctx.apply_pulled(&items, page.next_after))?;
+            report.pulled += added as u64;
+            progress.on_progress("pull", report.pulled, report.pulled);
+            if !page.has_more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Makes a photo's content available on this device, downloading it if needed. Returns
+    /// whether it had to download.
+    pub async fn ensure_photo(&self, photo_id: ObjectId) -> Result<bool, ClientError> {
+        let content: ObjectRef = self.vault.photo_content_ref(photo_id)?;
+        if self
+            .vault
+            .with_unlocked(|ctx| ctx.has_photo_content(&content))?
+        {
+            return Ok(false);
+        }
+        let mut report = SyncReport::default();
+        let body = serde_json::to_vec(&DownloadRequest {
+            object_id: content.object,
+            version_id: content.version,
+        })
+        .map_err(CoreError::from)?;
+        let url: DownloadUrl = self
+            .call(
+                &mut report,
+                Method::POST,
+                &self.api.path("/downloads"),
+                Some(body),
+            )
+            .await?;
+        let bytes = retry(|| self.api.get_presigned(&url.url)).await?;
+        self.vault
+            .with_unlocked(|ctx| ctx.store_downloaded_photo(&content, &bytes))?;
+        Ok(true)
+    }
+}

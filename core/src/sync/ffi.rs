@@ -1,0 +1,312 @@
+//! The sync surface the apps call: [`WardSync`], built over an unlocked [`WardVault`].
+//!
+//! Calls block (apps run them on a background dispatcher) on a small tokio runtime the object
+//! owns; [`WardSync::cancel`] stops a running sync at its next await, which the engine is
+//! built to survive. Progress reaches the app through the [`SyncListener`] foreign trait.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::client::{ApiClient, SyncError};
+use super::engine::{Engine, Progress, SyncReport};
+use super::identity::{self, ClientError};
+use super::passkey::PasskeyProvider;
+use crate::clock::SystemClock;
+use crate::domain::clients::parse_id;
+use crate::error::{CoreError, WardError};
+use crate::ffi::WardVault;
+use crate::vault::Vault;
+
+type R<T> = Result<T, WardError>;
+
+impl From<ClientError> for WardError {
+    fn from(e: ClientError) -> Self {
+        match e {
+            ClientError::Core(c) => c.into(),
+            ClientError::Passkey(p) => WardError::SignInRequired {
+                detail: p.to_string(),
+            },
+            ClientError::Sync(s) => match s {
+                SyncError::Offline(d) => WardError::Offline { detail: d },
+                SyncError::Unauthenticated(d) => WardError::SignInRequired { detail: d },
+                SyncError::Cancelled => WardError::Cancelled,
+                e @ SyncError::Refused { .. } => WardError::ServerRefused {
+                    detail: e.to_string(),
+                },
+                SyncError::Protocol(d) => WardError::Internal { detail: d },
+            },
+        }
+    }
+}
+
+/// Progress of a sync, for a progress bar.
+#[uniffi::export(with_foreign)]
+pub trait SyncListener: Send + Sync {
+    /// `phase`: "push", "upload" (bytes) or "pull"; `done` of `total`.
+    fn on_progress(&self, phase: String, done: u64, total: u64);
+}
+
+struct ListenerProgress(Option<Arc<dyn SyncListener>>);
+
+impl Progress for ListenerProgress {
+    fn on_progress(&self, phase: &str, done: u64, total: u64) {
+        if let Some(l) = &self.0 {
+            l.on_progress(phase.to_string(), done, total);
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SyncSummary {
+    /// Versions the server acknowledged.
+    pub pushed: u64,
+    /// Versions the server refused (kept on the phone).
+    pub refused: u64,
+    /// Photos uploaded.
+    pub photos_uploaded: u64,
+    /// Versions received.
+    pub pulled: u64,
+    /// API requests made.
+    pub requests: u64,
+}
+
+impl From<SyncReport> for SyncSummary {
+    fn from(r: SyncReport) -> Self {
+        Self {
+            pushed: r.pushed,
+            refused: r.refused,
+            photos_uploaded: r.photos_uploaded,
+            pulled: r.pulled,
+            requests: r.requests,
+        }
+    }
+}
+
+/// The device's sync state for the status screen.
+#[derive(Debug, Clone, uniffi::Record)]
+pub struct SyncStatus {
+    /// Enrolled with a server.
+    pub enrolled: bool,
+    /// Role ("admin", "clinician", "front_desk").
+    pub role: String,
+    /// "pending", "active", "revoked", "wiped" as last seen.
+    pub device_status: String,
+    /// Last successful contact with the server.
+    pub last_contact_ms: Option<i64>,
+    /// Unsynced client records.
+    pub unsynced_clients: u64,
+    /// Unsynced note versions.
+    pub unsynced_notes: u64,
+    /// Photos not uploaded yet.
+    pub unsynced_photos: u64,
+    /// Other unsynced versions.
+    pub unsynced_other: u64,
+    /// When the oldest unsynced version was written.
+    pub oldest_unsynced_ms: Option<i64>,
+    /// Versions the server refused.
+    pub refused: u64,
+}
+
+/// Sync and identity for one vault.
+#[derive(uniffi::Object)]
+pub struct WardSync {
+    vault: Arc<Vault>,
+    runtime: tokio::runtime::Runtime,
+    cancel: Notify,
+}
+
+impl std::fmt::Debug for WardSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WardSync").finish_non_exhaustive()
+    }
+}
+
+impl WardSync {
+    /// Sync over a core vault (the CLI and tests; apps use the constructor).
+    pub fn for_vault(vault: Arc<Vault>) -> R<Arc<Self>> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| WardError::Internal {
+                detail: e.to_string(),
+            })?;
+        Ok(Arc::new(Self {
+            vault,
+            runtime,
+            cancel: Notify::new(),
+        }))
+    }
+
+    fn api(&self, server: &str) -> R<ApiClient> {
+        ApiClient::new(server, self.vault.identity().tenant, Arc::new(SystemClock))
+            .map_err(|e| ClientError::from(e).into())
+    }
+
+    fn enrolled_api(&self) -> R<ApiClient> {
+        let e = identity::enrollment(&self.vault)?.ok_or_else(|| WardError::NotAllowed {
+            detail: "this device is not enrolled".into(),
+        })?;
+        self.api(&e.server)
+    }
+
+    fn run<T>(&self, fut: impl std::future::Future<Output = Result<T, ClientError>>) -> R<T> {
+        self.runtime.block_on(async {
+            tokio::select! {
+                r = fut => r.map_err(WardError::from),
+                () = self.cancel.notified() => Err(WardError::Cancelled),
+            }
+        })
+    }
+
+    fn engine(&self) -> R<Engine> {
+        let api = self.enrolled_api()?;
+        let session =
+            identity::load_session(&self.vault)?.ok_or_else(|| WardError::SignInRequired {
+                detail: "no session: log in with the passkey".into(),
+            })?;
+        Ok(Engine::new(self.vault.clone(), api, session))
+    }
+}
+
+#[uniffi::export]
+impl WardSync {
+    /// Sync for `vault`.
+    #[uniffi::constructor]
+    pub fn new(vault: Arc<WardVault>) -> R<Arc<Self>> {
+        Self::for_vault(vault.inner().clone())
+    }
+
+    /// Enrolls this device at `server` with an admin's invite code: passkey registration
+    /// through `passkey`, a new device key, and the clinic's keys once approved. Returns the
+    /// device status ("pending" until an admin approves it).
+    pub fn enroll(
+        &self,
+        server: String,
+        invite_code: String,
+        user_name: String,
+        device_name: String,
+        passkey: Arc<dyn PasskeyProvider>,
+    ) -> R<String> {
+        let api = self.api(&server)?;
+        self.run(async {
+            let grant = identity::enroll(
+                &self.vault,
+                &api,
+                &invite_code,
+                &user_name,
+                &device_name,
+                passkey.as_ref(),
+            )
+            .await?;
+            self.after_sign_in(&api).await?;
+            Ok(identity::enrollment(&self.vault)?
+                .map(|e| e.device_status)
+                .unwrap_or_else(|| format!("{:?}", grant.device_status)))
+        })
+    }
+
+    /// Logs in again with the passkey (after the session expired or was revoked) and fetches
+    /// the clinic's keys.
+    pub fn login(&self, passkey: Arc<dyn PasskeyProvider>) -> R<String> {
+        let api = self.enrolled_api()?;
+        self.run(async {
+            identity::login(&self.vault, &api, passkey.as_ref()).await?;
+            self.after_sign_in(&api).await?;
+            Ok(identity::enrollment(&self.vault)?
+                .map(|e| e.device_status)
+                .unwrap_or_default())
+        })
+    }
+
+    /// Asks the server for this device's status (a pending device polls this for approval)
+    /// and fetches the clinic's keys once it is active.
+    pub fn refresh(&self) -> R<String> {
+        let api = self.enrolled_api()?;
+        self.run(async {
+            self.after_sign_in(&api).await?;
+            Ok(identity::enrollment(&self.vault)?
+                .map(|e| e.device_status)
+                .unwrap_or_default())
+        })
+    }
+
+    /// One full sync: push, upload photos, pull.
+    pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> R<SyncSummary> {
+        let engine = self.engine()?;
+        let progress = ListenerProgress(listener);
+        self.run(async { Ok(engine.sync(&progress).await?.into()) })
+    }
+
+    /// Makes a pulled photo's content available on this device (downloads it if needed).
+    pub fn download_photo(&self, photo_id: String) -> R<bool> {
+        let id = parse_id(&photo_id, "photo")?;
+        let engine = self.engine()?;
+        self.run(async { engine.ensure_photo(id).await })
+    }
+
+    /// Admin: issues an invite for `role` ("admin", "clinician", "front_desk") and returns its
+    /// one-time code.
+    pub fn create_invite(&self, role: String, display_name: String) -> R<String> {
+        let engine = self.engine()?;
+        self.run(async {
+            identity::create_invite(engine.api(), engine.session(), &role, &display_name).await
+        })
+    }
+
+    /// Admin: approves a pending device; it gets the clinic's keys at its next refresh.
+    pub fn approve_device(&self, device_id: String) -> R<()> {
+        let engine = self.engine()?;
+        self.run(async {
+            identity::approve_device(engine.api(), engine.session(), &device_id).await
+        })
+    }
+
+    /// Admin: the clinic's devices, as JSON.
+    pub fn list_devices(&self) -> R<String> {
+        let engine = self.engine()?;
+        self.run(async {
+            Ok(identity::list_devices(engine.api(), engine.session())
+                .await?
+                .to_string())
+        })
+    }
+
+    /// Stops a running call at its next step; it returns `Cancelled`.
+    pub fn cancel(&self) {
+        self.cancel.notify_waiters();
+    }
+
+    /// Enrollment, last contact and unsynced work.
+    pub fn status(&self) -> R<SyncStatus> {
+        let e = identity::enrollment(&self.vault)?;
+        let u = self.vault.unsynced()?;
+        Ok(SyncStatus {
+            enrolled: e.is_some(),
+            role: e.as_ref().map(|e| e.role.clone()).unwrap_or_default(),
+            device_status: e.map(|e| e.device_status).unwrap_or_default(),
+            last_contact_ms: self.vault.sync_meta_i64("last_contact_ms")?,
+            unsynced_clients: u.clients,
+            unsynced_notes: u.notes,
+            unsynced_photos: u.photos,
+            unsynced_other: u.other,
+            oldest_unsynced_ms: u.oldest_at_ms,
+            refused: u.refused,
+        })
+    }
+}
+
+impl WardSync {
+    async fn after_sign_in(&self, api: &ApiClient) -> Result<(), ClientError> {
+        let session = identity::load_session(&self.vault)?
+            .ok_or_else(|| CoreError::NotAllowed("no session".into()))?;
+        let me = identity::me(&self.vault, api, &session).await?;
+        if me.device_status == ward_proto::api::DeviceStatus::Active {
+            identity::release_keys(&self.vault, api, &session).await?;
+        }
+        self.vault
+            .set_sync_meta_i64("last_contact_ms", self.vault.now_ms())?;
+        Ok(())
+    }
+}
