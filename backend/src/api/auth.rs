@@ -185,7 +185,13 @@ pub async fn authenticate(
         )
         .await?;
     if !fresh {
-        return Err(ApiError::unauthenticated("replayed request"));
+        // A distinct code: the device never reuses a nonce, so this request was delivered
+        // twice by the network or replayed by someone; the device retries with a new one.
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "replayed_request",
+            "this request (its nonce) was already received",
+        ));
     }
     // Last contact is kept to the minute: one write per device per minute, not per request
     // (a commit per request would halve the store's write throughput for no reader's benefit).

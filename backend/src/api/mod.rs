@@ -470,4 +470,24 @@ pub fn router(state: AppState) -> Router {
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)
+        .layer(axum::middleware::from_fn(run_to_completion))
+}
+
+/// Runs each request's handler to completion even if the client goes away mid-request.
+///
+/// hyper drops a handler's future when its connection closes; a handler cut between two
+/// storage writes (a photo assembled but not yet marked complete, a client created but its
+/// creator not yet on the care team) would leave state a retry cannot mend. On Lambda every
+/// invocation already runs to completion; this gives `ward-server` the same semantics.
+async fn run_to_completion(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match tokio::spawn(next.run(req)).await {
+        Ok(resp) => resp,
+        Err(e) => {
+            tracing::error!(error = %e, "request handler failed");
+            axum::response::IntoResponse::into_response(ApiError::internal(e))
+        }
+    }
 }

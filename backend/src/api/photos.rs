@@ -79,17 +79,21 @@ pub async fn start(
         .get_upload(tenant, req.object_id, req.version_id)
         .await?
     {
-        Some(u) if u.completed => {
-            return Err(ApiError::conflict(
-                "already_uploaded",
-                "this version is already stored",
-            ));
-        }
         Some(u) if u.size != req.size || u.client_id != req.client_id => {
             return Err(ApiError::conflict(
                 "upload_mismatch",
                 "an upload of this version with other parameters exists",
             ));
+        }
+        Some(u) if u.completed => {
+            // A retry of a finished upload (its answer was lost, or the app was killed before
+            // it recorded it): idempotent, nothing left to send.
+            return Ok(Json(UploadPlan {
+                part_size: PART_SIZE,
+                done: (1..=part_count(u.size)).collect(),
+                parts: Vec::new(),
+                completed: true,
+            }));
         }
         Some(u) => u,
         None => {
@@ -109,6 +113,16 @@ pub async fn start(
             u
         }
     };
+    if state.stores.blobs.blob_size(tenant, key).await? == Some(upload.size) {
+        // Assembled but not yet recorded (the completing request was cut short): nothing to
+        // send; the device's `complete` call finishes it.
+        return Ok(Json(UploadPlan {
+            part_size: upload.part_size,
+            done: (1..=part_count(upload.size)).collect(),
+            parts: Vec::new(),
+            completed: false,
+        }));
+    }
     let have = state
         .stores
         .blobs
@@ -139,6 +153,7 @@ pub async fn start(
         part_size: upload.part_size,
         done,
         parts,
+        completed: false,
     }))
 }
 
@@ -166,7 +181,11 @@ pub async fn complete(
         object: req.object_id,
         version: req.version_id,
     };
-    if !upload.completed {
+    // A crash (or a cut) after the blob was assembled leaves its parts gone: finish from the
+    // assembled blob instead of asking for parts again.
+    let assembled =
+        !upload.completed && state.stores.blobs.blob_size(tenant, key).await? == Some(upload.size);
+    if !upload.completed && !assembled {
         let have = state
             .stores
             .blobs
@@ -192,27 +211,34 @@ pub async fn complete(
             .complete_upload(tenant, key, &upload.upload_id, &parts)
             .await?;
         let etags: Vec<&str> = parts.iter().map(|p| p.etag.as_str()).collect();
-        let stored = StoredObject {
-            object_id: req.object_id,
-            version_id: req.version_id,
-            kind: Kind::PhotoContent as u8,
-            client_id: Some(upload.client_id),
-            parent_version: None,
-            seq: 0,
-            sha256: format!("parts:{}", etags.join(",")),
-            size: upload.size,
-            envelope: None,
-            device_id: caller.device.device_id,
-            created_at_ms: state.now(),
-        };
-        match state.stores.objects.put_object(tenant, &stored).await? {
-            PutOutcome::Created { .. } | PutOutcome::Duplicate { .. } => {}
-            PutOutcome::Conflict => {
-                return Err(ApiError::conflict(
-                    "conflict",
-                    "different content already stored for this version",
-                ));
-            }
+        record_photo(
+            &state,
+            &caller,
+            tenant,
+            &req,
+            &upload,
+            format!("parts:{}", etags.join(",")),
+        )
+        .await?;
+    }
+    if !upload.completed {
+        if assembled
+            && state
+                .stores
+                .objects
+                .get_object(tenant, req.object_id, req.version_id)
+                .await?
+                .is_none()
+        {
+            record_photo(
+                &state,
+                &caller,
+                tenant,
+                &req,
+                &upload,
+                format!("assembled:{}", upload.size),
+            )
+            .await?;
         }
         upload.completed = true;
         state.stores.objects.put_upload(tenant, &upload).await?;
@@ -223,6 +249,39 @@ pub async fn complete(
     Ok(Json(
         serde_json::json!({"object_id": req.object_id, "version_id": req.version_id, "size": upload.size}),
     ))
+}
+
+/// Enters an uploaded photo content version into the change feed.
+async fn record_photo(
+    state: &AppState,
+    caller: &Caller,
+    tenant: TenantId,
+    req: &UploadComplete,
+    upload: &UploadState,
+    sha256: String,
+) -> ApiResult<()> {
+    {
+        let stored = StoredObject {
+            object_id: req.object_id,
+            version_id: req.version_id,
+            kind: Kind::PhotoContent as u8,
+            client_id: Some(upload.client_id),
+            parent_version: None,
+            seq: 0,
+            sha256,
+            size: upload.size,
+            envelope: None,
+            device_id: caller.device.device_id,
+            created_at_ms: state.now(),
+        };
+        match state.stores.objects.put_object(tenant, &stored).await? {
+            PutOutcome::Created { .. } | PutOutcome::Duplicate { .. } => Ok(()),
+            PutOutcome::Conflict => Err(ApiError::conflict(
+                "conflict",
+                "different content already stored for this version",
+            )),
+        }
+    }
 }
 
 /// `POST /v1/tenants/{tenant}/downloads`

@@ -271,6 +271,10 @@ pub struct UploadPlan {
     pub done: Vec<u32>,
     /// Parts to send.
     pub parts: Vec<PartUrl>,
+    /// The upload was already completed (a retry after a lost answer or a killed app): the
+    /// photo is stored; nothing to send or complete.
+    #[serde(default)]
+    pub completed: bool,
 }
 
 /// Finish an upload.

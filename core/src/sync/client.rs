@@ -236,6 +236,10 @@ fn status_error(status: StatusCode, body: String) -> SyncError {
     };
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         SyncError::Offline(format!("{status}: {message}"))
+    } else if code == "replayed_request" {
+        // The network delivered this request twice and the copy won: the API is idempotent,
+        // so sending it again (with a fresh nonce) is safe.
+        SyncError::Offline(format!("duplicated in transit: {message}"))
     } else if status == StatusCode::UNAUTHORIZED {
         SyncError::Unauthenticated(message)
     } else {
