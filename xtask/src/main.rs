@@ -30,6 +30,7 @@ commands:
   kotlin-bench the Kotlin FFI benchmark only (release build)
   bench       release benchmarks (core and FFI); prints ratios against baselines
   bench-backend release backend benchmarks: push/pull vs /healthz, ward-lambda vs hello-world
+  bench-sync  release sync benchmarks: first sync of 10k notes, idle sync, photo upload bytes
   run         start the local backend (ward-server, embedded store in ./ward-data)
   demo        a short core demo: create a vault, capture a note and a photo, read back"
 }
@@ -69,6 +70,7 @@ fn main() -> Result<()> {
             let bench = util::target_dir().join("release/ward-backend-bench");
             util::run(std::process::Command::new(bench).args(&args[1..]))
         }
+        "bench-sync" => util::cargo(&["run", "--release", "-p", "ward-e2e", "--bin", "sync-bench"]),
         "run" => {
             let mut a = vec![
                 "run",

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use super::client::{ApiClient, SyncError};
+use super::device_state::{self, LeaseState};
 use super::engine::{Engine, Progress, SyncReport};
 use super::identity::{self, ClientError};
 use super::passkey::PasskeyProvider;
@@ -107,6 +108,10 @@ pub struct SyncStatus {
     pub oldest_unsynced_ms: Option<i64>,
     /// Versions the server refused.
     pub refused: u64,
+    /// The offline lease.
+    pub lease: LeaseState,
+    /// "3 notes not synced for 2 days", when unsynced work is older than the policy allows.
+    pub unsynced_alarm: Option<String>,
 }
 
 /// Sync and identity for one vault.
@@ -293,7 +298,24 @@ impl WardSync {
             unsynced_other: u.other,
             oldest_unsynced_ms: u.oldest_at_ms,
             refused: u.refused,
+            lease: device_state::lease(&self.vault)?,
+            unsynced_alarm: device_state::unsynced_alarm(
+                &u,
+                self.vault.now_ms(),
+                self.vault.policy().unsynced_alarm_hours,
+            ),
         })
+    }
+
+    /// Call at every app start: if the offline lease ran out, crypto-shreds the vault and
+    /// returns `true` (show the re-enrollment screen); otherwise returns `false`.
+    pub fn enforce_lease(&self) -> R<bool> {
+        if device_state::lease(&self.vault)? == LeaseState::Expired {
+            tracing::warn!("offline lease expired: wiping the vault");
+            self.vault.wipe()?;
+            return Ok(true);
+        }
+        Ok(false)
     }
 }
 

@@ -7,6 +7,7 @@
 //! sealed secrets) is `crate::vault::outbox`.
 
 pub mod client;
+pub mod device_state;
 pub mod engine;
 pub mod ffi;
 pub mod identity;

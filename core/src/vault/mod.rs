@@ -57,6 +57,13 @@ pub struct Policy {
     pub exif_keep_tags: Vec<u16>,
     /// Long edge of generated thumbnails, in pixels.
     pub thumbnail_max_edge: u32,
+    /// A device that has not reached the server for this many hours wipes itself at the next
+    /// start (0 = never).
+    pub offline_lease_hours: u32,
+    /// Warn the user this many hours before the lease runs out.
+    pub lease_warning_hours: u32,
+    /// Raise the "not synced" alarm when unsynced work is older than this many hours.
+    pub unsynced_alarm_hours: u32,
 }
 
 impl Default for Policy {
@@ -66,6 +73,9 @@ impl Default for Policy {
             photo_consent_required: true,
             exif_keep_tags: vec![0x0112],
             thumbnail_max_edge: 320,
+            offline_lease_hours: 14 * 24,
+            lease_warning_hours: 3 * 24,
+            unsynced_alarm_hours: 24,
         }
     }
 }

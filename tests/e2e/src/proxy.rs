@@ -71,6 +71,20 @@ pub struct FaultStats {
     pub duplicates: AtomicU64,
     /// Refused while down.
     pub refused: AtomicU64,
+    /// Bytes forwarded device → server.
+    pub bytes_up: AtomicU64,
+    /// Bytes forwarded server → device.
+    pub bytes_down: AtomicU64,
+}
+
+impl FaultStats {
+    /// (bytes up, bytes down) so far.
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.bytes_up.load(Ordering::SeqCst),
+            self.bytes_down.load(Ordering::SeqCst),
+        )
+    }
 }
 
 /// A running proxy.
@@ -82,6 +96,7 @@ pub struct FaultProxy {
     pub stats: Arc<FaultStats>,
     down: Arc<AtomicBool>,
     faults_on: Arc<AtomicBool>,
+    cut_at: Arc<AtomicU64>,
 }
 
 #[derive(Clone, Copy)]
@@ -113,7 +128,13 @@ impl FaultProxy {
         let stats = Arc::new(FaultStats::default());
         let down = Arc::new(AtomicBool::new(false));
         let faults_on = Arc::new(AtomicBool::new(true));
-        let (s, d, f) = (stats.clone(), down.clone(), faults_on.clone());
+        let cut_at = Arc::new(AtomicU64::new(u64::MAX));
+        let (s, d, f, cut) = (
+            stats.clone(),
+            down.clone(),
+            faults_on.clone(),
+            cut_at.clone(),
+        );
         std::thread::spawn(move || {
             let mut rng = Rng(config.seed.max(1));
             for conn in listener.incoming() {
@@ -129,8 +150,8 @@ impl FaultProxy {
                 } else {
                     Fate::Pass
                 };
-                let s = s.clone();
-                std::thread::spawn(move || handle(client, upstream_port, fate, &s));
+                let (s, d, cut) = (s.clone(), d.clone(), cut.clone());
+                std::thread::spawn(move || handle(client, upstream_port, fate, &s, &d, &cut));
             }
         });
         FaultProxy {
@@ -138,12 +159,23 @@ impl FaultProxy {
             stats,
             down,
             faults_on,
+            cut_at,
         }
     }
 
     /// Switches the network off (every connection refused) or on.
     pub fn set_down(&self, down: bool) {
+        if !down {
+            self.cut_at.store(u64::MAX, Ordering::SeqCst);
+        }
         self.down.store(down, Ordering::SeqCst);
+    }
+
+    /// Takes the network down (mid-stream) once `bytes` more have gone up from now.
+    pub fn cut_after_up(&self, bytes: u64) {
+        let now = self.stats.bytes_up.load(Ordering::SeqCst);
+        self.cut_at
+            .store(now.saturating_add(bytes), Ordering::SeqCst);
     }
 
     /// Switches fault injection on or off (the proxy keeps forwarding).
@@ -173,7 +205,14 @@ fn pick(rng: &mut Rng, c: &FaultConfig) -> Fate {
     Fate::Pass
 }
 
-fn handle(client: TcpStream, upstream_port: u16, fate: Fate, stats: &FaultStats) {
+fn handle(
+    client: TcpStream,
+    upstream_port: u16,
+    fate: Fate,
+    stats: &Arc<FaultStats>,
+    down: &Arc<AtomicBool>,
+    cut_at: &Arc<AtomicU64>,
+) {
     if let Fate::Reset = fate {
         stats.resets.fetch_add(1, Ordering::Relaxed);
         let _ = client.shutdown(Shutdown::Both);
@@ -199,6 +238,7 @@ fn handle(client: TcpStream, upstream_port: u16, fate: Fate, stats: &FaultStats)
         stats.duplicates.fetch_add(1, Ordering::Relaxed);
     }
     // Client → upstream.
+    let (up_stats, up_down, up_cut) = (stats.clone(), down.clone(), cut_at.clone());
     let up = std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         let mut first = true;
@@ -210,9 +250,24 @@ fn handle(client: TcpStream, upstream_port: u16, fate: Fate, stats: &FaultStats)
             if let Some(d) = delay {
                 std::thread::sleep(d);
             }
+            let total = up_stats.bytes_up.load(Ordering::SeqCst) + n as u64;
+            let limit = up_cut.load(Ordering::SeqCst);
+            if total >= limit {
+                // The network goes away in the middle of this transfer.
+                let allowed = (n as u64).saturating_sub(total - limit) as usize;
+                let _ = u_write.write_all(&buf[..allowed]);
+                up_stats
+                    .bytes_up
+                    .fetch_add(allowed as u64, Ordering::SeqCst);
+                up_down.store(true, Ordering::SeqCst);
+                let _ = u_write.shutdown(Shutdown::Both);
+                let _ = c_read.shutdown(Shutdown::Both);
+                break;
+            }
             if u_write.write_all(&buf[..n]).is_err() {
                 break;
             }
+            up_stats.bytes_up.fetch_add(n as u64, Ordering::SeqCst);
             if duplicate && first {
                 // The same bytes again, on a connection of their own; its answer is dropped.
                 let copy = buf[..n].to_vec();
@@ -253,6 +308,7 @@ fn handle(client: TcpStream, upstream_port: u16, fate: Fate, stats: &FaultStats)
         if c_write.write_all(&buf[..n]).is_err() {
             break;
         }
+        stats.bytes_down.fetch_add(n as u64, Ordering::SeqCst);
         sent += n;
     }
     let _ = client.shutdown(Shutdown::Both);

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use ward_e2e::{Backend, Store};
 
 fn ward(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ward"));
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ward-cli-e2e"));
     c.arg("--dir").arg(dir).stdin(Stdio::null());
     c
 }
