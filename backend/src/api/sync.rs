@@ -25,8 +25,8 @@ use crate::error::{ApiError, ApiResult, StoreError};
 use crate::model::{Role, StoredObject};
 use crate::store::PutOutcome;
 pub use ward_proto::api::{
-    MAX_PULL_BYTES, MAX_PULL_LIMIT, MAX_PUSH_OBJECTS, PullPage, PulledObject, PushItem,
-    PushRequest, PushResult, PushStatus,
+    MAX_PULL_BYTES, MAX_PULL_LIMIT, MAX_PULL_SCAN, MAX_PUSH_OBJECTS, PullPage, PulledObject,
+    PushItem, PushRequest, PushResult, PushStatus,
 };
 
 fn rejected(item: &PushItem, reason: impl Into<String>) -> PushResult {
@@ -353,42 +353,63 @@ pub async fn pull(
     let limit = query_param(&query, "limit")?
         .unwrap_or(200)
         .clamp(1, u64::from(MAX_PULL_LIMIT)) as u32;
-    let page = state.stores.objects.changes(tenant, after, limit).await?;
-    let mut has_more = page.len() as u32 == limit;
-    let mut next_after = page.last().map(|o| o.seq).unwrap_or(after);
-    let mut objects = Vec::with_capacity(page.len());
+    // `exclude_own=1`: leave out versions this device pushed itself (it holds them), so a
+    // device's first pull after a big push is not its own data coming back.
+    let exclude_own = query_param(&query, "exclude_own")?.unwrap_or(0) == 1;
+    let own = caller.device.device_id;
+    let mut objects = Vec::new();
     let mut delivered = 0usize;
     let mut bytes = 0usize;
     let mut access = AccessCache::new(&state, &caller);
-    let mut last_processed = None;
-    for o in page {
-        let Some(kind) = Kind::from_u8(o.kind) else {
-            last_processed = Some(o.seq);
-            continue;
-        };
-        if !access.may(kind, o.client_id).await? {
-            last_processed = Some(o.seq);
-            continue;
+    let mut scan_after = after;
+    let mut scanned = 0usize;
+    let mut has_more = true;
+    let mut next_after = after;
+    // Scan store pages until the page is full, the byte cap is reached, the feed ends, or
+    // enough rows were looked at for one request.
+    'scan: while delivered < limit as usize && scanned < MAX_PULL_SCAN {
+        let page = state
+            .stores
+            .objects
+            .changes(tenant, scan_after, limit)
+            .await?;
+        let exhausted = (page.len() as u32) < limit;
+        for o in page {
+            scanned += 1;
+            scan_after = o.seq;
+            let Some(kind) = Kind::from_u8(o.kind) else {
+                next_after = o.seq;
+                continue;
+            };
+            if (exclude_own && o.device_id == own) || !access.may(kind, o.client_id).await? {
+                next_after = o.seq;
+                continue;
+            }
+            let size = o.envelope.as_ref().map_or(0, |e| e.len().div_ceil(3) * 4);
+            if bytes > 0 && bytes + size > MAX_PULL_BYTES {
+                // The rest comes with the next page, after the last version looked at.
+                break 'scan;
+            }
+            bytes += size;
+            next_after = o.seq;
+            delivered += 1;
+            objects.push(PulledObject {
+                seq: o.seq,
+                object_id: o.object_id,
+                version_id: o.version_id,
+                kind: o.kind,
+                client_id: o.client_id,
+                parent_version: o.parent_version,
+                envelope: o.envelope.map(|e| URL_SAFE_NO_PAD.encode(e)),
+            });
+            if delivered == limit as usize {
+                break 'scan;
+            }
         }
-        let size = o.envelope.as_ref().map_or(0, |e| e.len().div_ceil(3) * 4);
-        if bytes > 0 && bytes + size > MAX_PULL_BYTES {
-            // The rest comes with the next page, after the last version looked at.
-            has_more = true;
-            next_after = last_processed.unwrap_or(after);
+        if exhausted {
+            has_more = false;
             break;
         }
-        bytes += size;
-        last_processed = Some(o.seq);
-        delivered += 1;
-        objects.push(PulledObject {
-            seq: o.seq,
-            object_id: o.object_id,
-            version_id: o.version_id,
-            kind: o.kind,
-            client_id: o.client_id,
-            parent_version: o.parent_version,
-            envelope: o.envelope.map(|e| URL_SAFE_NO_PAD.encode(e)),
-        });
     }
     if delivered > 0 {
         caller

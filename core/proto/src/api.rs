@@ -15,12 +15,15 @@ pub const TENANT_PREFIX: &str = "/v1/tenants";
 /// Lambda's payload limit is 6 MB; requests are kept under this.
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// Most objects in one push.
-pub const MAX_PUSH_OBJECTS: usize = 1000;
+pub const MAX_PUSH_OBJECTS: usize = 2000;
 /// Most objects in one pull page.
 pub const MAX_PULL_LIMIT: u32 = 1000;
 /// A pull page stops adding envelopes past this many (base64) bytes, so a response stays
 /// under Lambda's 6 MB payload limit however large the envelopes are.
 pub const MAX_PULL_BYTES: usize = 4 * 1024 * 1024;
+/// Most feed rows one pull request looks at (rows the caller may not read, or its own with
+/// `exclude_own=1`, are skipped without filling the page).
+pub const MAX_PULL_SCAN: usize = 20_000;
 /// Photo envelopes are uploaded in parts of this size (the last may be shorter).
 pub const PART_SIZE: u64 = 8 * 1024 * 1024;
 

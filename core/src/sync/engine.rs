@@ -307,9 +307,9 @@ impl Engine {
         let tenant = self.api.tenant();
         loop {
             let after = self.vault.sync_meta_i64("cursor")?.unwrap_or(0).max(0) as u64;
-            let path = self
-                .api
-                .path(&format!("/objects/pull?after={after}&limit={PULL_PAGE}"));
+            let path = self.api.path(&format!(
+                "/objects/pull?after={after}&limit={PULL_PAGE}&exclude_own=1"
+            ));
             let page: PullPage = self.call(report, Method::GET, &path, None).await?;
             let mut items = Vec::with_capacity(page.objects.len());
             for o in &page.objects {

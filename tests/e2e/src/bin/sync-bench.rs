@@ -160,7 +160,7 @@ fn main() {
                     series: None,
                     series_label: None,
                 },
-                Some(vec![0xff, 0xd8, 0xff, 0xd9].into()),
+                Some(ward_core::capture::fixture::jpeg_of_size(20_000, seed + 100).into()),
             )
             .unwrap()
     };
