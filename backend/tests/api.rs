@@ -454,6 +454,35 @@ async fn push_is_idempotent_detects_conflicts_and_binds_envelopes() {
     );
     assert_eq!(r.body[0]["seq"], r.body[2]["seq"]);
     assert!(r.body[1]["seq"].as_u64().unwrap() < r.body[0]["seq"].as_u64().unwrap());
+
+    // exclude_own=1: a device does not get its own versions back; the cursor still moves past
+    // them in one request, and another device sees them all.
+    let r = app
+        .call(
+            &admin,
+            "GET",
+            &app.t("/objects/pull?after=0&limit=2&exclude_own=1"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["objects"].as_array().unwrap().len(),
+        0,
+        "{:?}",
+        r.body
+    );
+    assert_eq!(r.body["has_more"], false);
+    assert!(r.body["next_after"].as_u64().unwrap() >= 4);
+    let other = app.staff(&admin, "admin", "Other admin", true).await;
+    let r = app
+        .call(
+            &other,
+            "GET",
+            &app.t("/objects/pull?after=0&exclude_own=1"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body["objects"].as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]
