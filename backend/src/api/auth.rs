@@ -224,3 +224,17 @@ pub async fn authed(
     let caller = authenticate(state, tenant, method, uri, headers, &body).await?;
     Ok((tenant, caller, body))
 }
+
+/// [`authed`] for endpoints only an approved, active device may call (sync, photos).
+pub async fn authed_active(
+    state: &AppState,
+    tenant: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(TenantId, Caller, Bytes)> {
+    let (tenant, caller, body) = authed(state, tenant, method, uri, headers, body).await?;
+    caller.require_active()?;
+    Ok((tenant, caller, body))
+}

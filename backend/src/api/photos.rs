@@ -31,19 +31,7 @@ pub const UPLOAD_URL_TTL_S: u32 = 10 * 60;
 /// Lifetime of a download URL.
 pub const DOWNLOAD_URL_TTL_S: u32 = 5 * 60;
 
-async fn authed(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let (tenant, caller, body) =
-        super::auth::authed(state, tenant, method, uri, headers, body).await?;
-    caller.require_active()?;
-    Ok((tenant, caller, body))
-}
+use super::auth::authed_active as authed;
 
 fn part_count(size: u64) -> u32 {
     size.div_ceil(PART_SIZE).max(1) as u32

@@ -94,19 +94,7 @@ impl<'a> AccessCache<'a> {
     }
 }
 
-async fn authed(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let (tenant, caller, body) =
-        super::auth::authed(state, tenant, method, uri, headers, body).await?;
-    caller.require_active()?;
-    Ok((tenant, caller, body))
-}
+use super::auth::authed_active as authed;
 
 /// A pushed item that passed the checks that need no storage.
 struct Candidate {
