@@ -95,12 +95,14 @@ pub fn bindings(profile: Profile) -> Result<PathBuf> {
     Ok(out)
 }
 
-/// Installs the JVM tools, builds the core (debug) and bindings, compiles the bindings and the
-/// JUnit suite with kotlinc and runs it; fails if any test fails.
+/// Installs the JVM tools, builds the core (debug) and bindings, compiles the bindings,
+/// ward-kit's library (`android/ward-kit/src/main`) and its JUnit suite with kotlinc and runs
+/// the suite; fails if any test fails.
 pub fn test() -> Result<()> {
     let jvm = tools::ensure_jvm()?;
     let bindings_root = bindings(Profile::Debug)?;
     let bindings_classes = compile_bindings(&jvm, &bindings_root)?;
+    let kit_classes = compile_kit(&jvm, &bindings_classes)?;
 
     let test_src = util::root().join("android/ward-kit/src/test/kotlin");
     let sources = kotlin_sources(&test_src)?;
@@ -109,8 +111,10 @@ pub fn test() -> Result<()> {
     }
     let classes = classes_root().join("test");
     let compile_cp = [
+        kit_classes.clone(),
         bindings_classes.clone(),
         jvm.jna.clone(),
+        jvm.coroutines.clone(),
         jvm.junit.clone(),
         jvm.hamcrest.clone(),
     ];
@@ -122,8 +126,10 @@ pub fn test() -> Result<()> {
     }
     let run_cp = classpath(&[
         classes,
+        kit_classes,
         bindings_classes,
         jvm.jna.clone(),
+        jvm.coroutines.clone(),
         jvm.junit.clone(),
         jvm.hamcrest.clone(),
         jvm.kotlin_stdlib.clone(),
@@ -142,6 +148,30 @@ pub fn test() -> Result<()> {
         test_classes.join(", ")
     );
     Ok(())
+}
+
+/// Compiles ward-kit's library sources (session, repositories, view models: pure Kotlin over
+/// the generated bindings and kotlinx-coroutines, no android.*) and returns their classes
+/// folder. A compile error here is a call that does not match the bindings.
+fn compile_kit(jvm: &Jvm, bindings_classes: &Path) -> Result<PathBuf> {
+    let src = util::root().join("android/ward-kit/src/main/kotlin");
+    let sources = kotlin_sources(&src)?;
+    if sources.is_empty() {
+        bail!("no ward-kit sources under {}", src.display());
+    }
+    let classes = classes_root().join("main");
+    kotlinc(
+        jvm,
+        &sources,
+        &[
+            bindings_classes.to_path_buf(),
+            jvm.jna.clone(),
+            jvm.coroutines.clone(),
+        ],
+        &classes,
+        &["-Werror"],
+    )?;
+    Ok(classes)
 }
 
 /// Release-build FFI benchmark from Kotlin: per-call overhead and an 8 MB byte array into the

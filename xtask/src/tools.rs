@@ -1,6 +1,7 @@
 //! Installs (idempotently) and locates the JVM tools the Kotlin tasks need: the Kotlin
-//! compiler from npm into `<repo>/.tools/kotlin`, and JNA, JUnit 4 and Hamcrest from Debian
-//! packages into /usr/share/java. A Java 17+ runtime must already be on the PATH. Also installs
+//! compiler from npm into `<repo>/.tools/kotlin` (its distribution also carries the
+//! kotlinx-coroutines jar `android/ward-kit` compiles against, checked by version and SHA-256),
+//! and JNA, JUnit 4 and Hamcrest from Debian packages into /usr/share/java. A Java 17+ runtime must already be on the PATH. Also installs
 //! moto server (the AWS emulator the backend tests use) into a Python venv under the same dir.
 
 use std::fs;
@@ -15,6 +16,13 @@ use crate::util;
 const KOTLIN_NPM: &str = "kotlin-compiler";
 /// Its pinned version.
 const KOTLIN_VERSION: &str = "2.4.20";
+/// The kotlinx-coroutines release inside that distribution (`lib/kotlinx-coroutines-core-jvm.jar`,
+/// its `META-INF/kotlinx_coroutines_core.version`). The registries these machines reach serve no
+/// Maven artifacts, so ward-kit's JVM build takes the jar from the pinned compiler package; the
+/// app's Gradle build pins the same version in android/gradle/libs.versions.toml.
+pub const COROUTINES_VERSION: &str = "1.8.0";
+/// SHA-256 of that jar as shipped in kotlin-compiler@2.4.20: a changed jar fails the build.
+const COROUTINES_SHA256: &str = "9860906a1937490bf5f3b06d2f0e10ef451e65b95b269f22daf68a3d1f5065c5";
 /// Debian packages providing the jars below.
 const DEBIAN_PACKAGES: [&str; 3] = ["libjna-java", "junit4", "libhamcrest-java"];
 /// Where Debian puts Java libraries.
@@ -33,6 +41,8 @@ pub struct Jvm {
     pub junit: PathBuf,
     /// Hamcrest (JUnit 4's matcher dependency).
     pub hamcrest: PathBuf,
+    /// kotlinx-coroutines-core-jvm [`COROUTINES_VERSION`] (ward-kit's dispatchers and flows).
+    pub coroutines: PathBuf,
 }
 
 /// Installs whatever is missing and returns where everything is.
@@ -40,6 +50,12 @@ pub fn ensure_jvm() -> Result<Jvm> {
     check_java()?;
     let kotlin_home = ensure_kotlin()?;
     ensure_debian_jars()?;
+    let coroutines = kotlin_home
+        .join("lib")
+        .join("kotlinx-coroutines-core-jvm.jar");
+    verify_sha256(&coroutines, COROUTINES_SHA256).with_context(|| {
+        format!("kotlinx-coroutines {COROUTINES_VERSION} from {KOTLIN_NPM}@{KOTLIN_VERSION}")
+    })?;
     let jars = Path::new(SYSTEM_JARS);
     Ok(Jvm {
         kotlinc: kotlin_home.join("bin").join("kotlinc"),
@@ -47,7 +63,22 @@ pub fn ensure_jvm() -> Result<Jvm> {
         jna: jars.join("jna.jar"),
         junit: jars.join("junit4.jar"),
         hamcrest: find_hamcrest()?.context("hamcrest jar missing after install")?,
+        coroutines,
     })
+}
+
+/// Fails unless `path`'s SHA-256 is `expected` (lower-case hex).
+pub fn verify_sha256(path: &Path, expected: &str) -> Result<()> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
+    let actual: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    if actual != expected {
+        bail!(
+            "{} has SHA-256 {actual}, expected {expected}",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 fn check_java() -> Result<()> {

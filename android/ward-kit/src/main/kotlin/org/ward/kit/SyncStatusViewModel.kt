@@ -1,0 +1,100 @@
+package org.ward.kit
+
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Job
+import kotlinx.coroutines.flow.MutableStateFlow
+import kotlinx.coroutines.flow.StateFlow
+import kotlinx.coroutines.flow.asStateFlow
+import kotlinx.coroutines.flow.catch
+import kotlinx.coroutines.launch
+import org.ward.core.LeaseState
+import org.ward.core.SyncStatus
+
+/** The sync screen's figures, already worded. */
+data class SyncUiState(
+    val enrolled: Boolean = false,
+    val deviceStatus: String = "",
+    val lastContact: String = "never",
+    val unsyncedNotes: Long = 0,
+    val unsyncedPhotos: Long = 0,
+    val unsyncedClients: Long = 0,
+    val unsyncedOther: Long = 0,
+    /** Age of the oldest unsynced change ("2 days"), if any. */
+    val oldestUnsynced: String? = null,
+    /** The core's unsynced-work alarm ("3 notes not synced for 2 days"). */
+    val alarm: String? = null,
+    /** Offline-lease warning: the phone wipes itself if it does not reach the server. */
+    val leaseWarning: String? = null,
+    val refused: Long = 0,
+    val progress: SyncProgress? = null,
+    val syncing: Boolean = false,
+    val lastResult: String? = null,
+    val error: String? = null,
+) {
+    val unsyncedTotal: Long get() = unsyncedNotes + unsyncedPhotos + unsyncedClients + unsyncedOther
+}
+
+/** Turns the core's status into screen text; [nowMs] is injected for tests. */
+fun syncUiState(s: SyncStatus, nowMs: Long): SyncUiState = SyncUiState(
+    enrolled = s.enrolled,
+    deviceStatus = s.deviceStatus.ifEmpty { "not enrolled" },
+    lastContact = s.lastContactMs?.let { ageText(nowMs - it) + " ago" } ?: "never",
+    unsyncedNotes = s.unsyncedNotes.toLong(),
+    unsyncedPhotos = s.unsyncedPhotos.toLong(),
+    unsyncedClients = s.unsyncedClients.toLong(),
+    unsyncedOther = s.unsyncedOther.toLong(),
+    oldestUnsynced = s.oldestUnsyncedMs?.let { ageText(nowMs - it) },
+    alarm = s.unsyncedAlarm,
+    leaseWarning = when (val l = s.lease) {
+        is LeaseState.Warning -> "Connect within ${ageText(l.expiresAtMs - nowMs)} or this phone's Ward data will be wiped."
+        is LeaseState.Expired -> "Offline too long: this phone's Ward data will be wiped."
+        else -> null
+    },
+    refused = s.refused.toLong(),
+)
+
+/** Sync status (unsynced counts, age alarms, lease) and "sync now" with progress. */
+class SyncStatusViewModel(
+    private val sync: SyncRepository,
+    private val scope: CoroutineScope,
+    private val clock: () -> Long = System::currentTimeMillis,
+) {
+    private val _state = MutableStateFlow(SyncUiState())
+    val state: StateFlow<SyncUiState> = _state.asStateFlow()
+    private var running: Job? = null
+
+    fun refresh() {
+        scope.launch {
+            _state.value = try {
+                syncUiState(sync.status(), clock()).copy(lastResult = _state.value.lastResult)
+            } catch (e: Exception) {
+                _state.value.copy(error = userMessage(e))
+            }
+        }
+    }
+
+    fun syncNow() {
+        if (running?.isActive == true) return
+        _state.value = _state.value.copy(syncing = true, error = null, progress = null)
+        running = scope.launch {
+            sync.syncNow()
+                .catch { e -> _state.value = _state.value.copy(syncing = false, error = userMessage(e)) }
+                .collect { ev ->
+                    when (ev) {
+                        is SyncEvent.Progress -> _state.value = _state.value.copy(progress = ev.progress)
+                        is SyncEvent.Done -> _state.value = _state.value.copy(
+                            syncing = false,
+                            progress = null,
+                            lastResult = "Sent ${ev.summary.pushed}, received ${ev.summary.pulled}, photos ${ev.summary.photosUploaded}",
+                        )
+                    }
+                }
+            refresh()
+        }
+    }
+
+    fun cancel() {
+        running?.cancel()
+        _state.value = _state.value.copy(syncing = false, progress = null)
+    }
+}
