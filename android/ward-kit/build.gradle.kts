@@ -22,8 +22,9 @@ android {
 
     sourceSets {
         getByName("main") {
-            // ward-kit's own code plus the generated bindings (`cargo xtask android-package`).
-            kotlin.srcDirs("src/main/kotlin", providers.gradleProperty("ward.bindingsDir").get())
+            // ward-kit's own code plus the Android copy of the generated bindings, which
+            // `cargo xtask android-package` writes to src/generated/kotlin (not committed).
+            kotlin.srcDirs("src/main/kotlin", "src/generated/kotlin")
         }
     }
 

@@ -6,10 +6,14 @@
 //! `.tools/`, checks formatting and lints, checks `infra/template.yaml` offline (cfn-lint, `sam
 //! validate --lint`, checkov), runs the Rust test suites with `WARD_MOTO_SERVER`
 //! pointing at moto, generates the Kotlin and Swift bindings, and runs the Kotlin JUnit suite on
-//! the desktop JVM against the host-built core.
+//! the desktop JVM against the host-built core
+//! (including ward-kit, the Android app's Kotlin layer), then `apps-check`: a tree-sitter parse
+//! of every Swift/Kotlin file of the apps and a check of their core calls against the bindings.
 
+mod apps;
 mod infra;
 mod kotlin;
+mod mobile;
 mod tools;
 mod util;
 
@@ -19,7 +23,7 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command>
 
 commands:
-  test        everything CI runs: fmt, clippy, infra checks, Rust tests, bindings, Kotlin JVM tests
+  test        everything CI runs: fmt, clippy, infra checks, Rust tests, bindings, Kotlin JVM tests, apps check
   rust-test   the Rust test suites only (installs moto server first)
   moto        install moto server (AWS emulator for the backend tests) and print its path
   lint        rustfmt --check and clippy -D warnings
@@ -28,6 +32,9 @@ commands:
   bindings    generate Kotlin and Swift bindings into target/bindings
   kotlin-test build the core, generate bindings, compile and run the Kotlin JUnit suite
   kotlin-bench the Kotlin FFI benchmark only (release build)
+  apps-check  parse every Swift/Kotlin file of the apps; check their core calls against the bindings
+  ios-package XCFramework + Swift bindings for ios/ (needs a Mac with Xcode)
+  android-package cargo-ndk libraries into android/app jniLibs + Android bindings (needs the NDK)
   bench       release benchmarks (core and FFI); prints ratios against baselines
   bench-backend release backend benchmarks: push/pull vs /healthz, ward-lambda vs hello-world
   bench-sync  release sync benchmarks: first sync of 10k notes, idle sync, photo upload bytes
@@ -47,6 +54,7 @@ fn main() -> Result<()> {
             infra::check()?;
             rust_test()?;
             kotlin::test()?;
+            apps::check()?;
             println!("xtask: all test suites passed");
             Ok(())
         }
@@ -61,6 +69,9 @@ fn main() -> Result<()> {
         "bindings" => kotlin::bindings(util::Profile::Debug).map(|_| ()),
         "kotlin-test" => kotlin::test(),
         "kotlin-bench" => kotlin::bench(),
+        "apps-check" => apps::check(),
+        "ios-package" => mobile::ios_package(),
+        "android-package" => mobile::android_package(),
         "bench" => bench(&args[1..]),
         "bench-backend" => {
             let (server, lambda) = ("ward-server", "ward-lambda");

@@ -67,11 +67,16 @@ pub fn ensure_jvm() -> Result<Jvm> {
     })
 }
 
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Fails unless `path`'s SHA-256 is `expected` (lower-case hex).
 pub fn verify_sha256(path: &Path, expected: &str) -> Result<()> {
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, &bytes);
-    let actual: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let actual = sha256_hex(&bytes);
     if actual != expected {
         bail!(
             "{} has SHA-256 {actual}, expected {expected}",
