@@ -14,7 +14,7 @@ android {
 
     defaultConfig {
         applicationId = "org.ward.app"
-        minSdk = 28
+        minSdk = 30
         targetSdk = 35
         versionCode = 1
         versionName = "0.1.0"

@@ -16,7 +16,7 @@ android {
     compileSdk = 35
 
     defaultConfig {
-        minSdk = 28
+        minSdk = 30
         consumerProguardFiles("consumer-rules.pro")
     }
 

@@ -95,6 +95,10 @@ struct RootView: View {
             NavigationStack {
                 ClientListView(model: ClientListModel(clients: graph.clients))
             }
+            .task {
+                // Offline too long: the core wipes the vault and the session shows enrollment.
+                _ = try? await graph.sync.enforceLease()
+            }
         }
     }
 }

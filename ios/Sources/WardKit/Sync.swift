@@ -38,10 +38,13 @@ public final class SyncRepository {
         return try await session.executor.runSync { try s.status() }
     }
 
-    /// At app start: true when the offline lease ran out and the vault was wiped.
+    /// After every unlock at app start: when the offline lease ran out the core wipes the vault
+    /// and the session moves to `.wiped`. Returns whether it wiped.
     public func enforceLease() async throws -> Bool {
         let s = try handle()
-        return try await session.executor.runSync { try s.enforceLease() }
+        let wiped = try await session.executor.runSync { try s.enforceLease() }
+        if wiped { session.markWiped() }
+        return wiped
     }
 
     public func enroll(server: String, inviteCode: String, userName: String, deviceName: String, passkey: PasskeyProvider) async throws -> String {

@@ -91,6 +91,11 @@ public final class WardSession: ObservableObject {
         return locked
     }
 
+    /// The core wiped the vault itself (expired offline lease, wipe command): re-enroll.
+    public func markWiped() {
+        state = .wiped
+    }
+
     /// Crypto-shreds the vault: the key store's key first, then the files.
     public func wipe() async throws {
         let v = try requireVault()

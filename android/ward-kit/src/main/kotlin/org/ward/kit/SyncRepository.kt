@@ -38,8 +38,12 @@ class SyncRepository(private val session: WardSession) {
     /** Device status, unsynced counts and the lease, for the status screen. */
     suspend fun status(): SyncStatus = onSync { it.status() }
 
-    /** Call at app start: true when the offline lease expired and the vault was wiped. */
-    suspend fun enforceLease(): Boolean = onSync { it.enforceLease() }
+    /**
+     * Call after every unlock at app start: when the offline lease ran out the core wipes the
+     * vault, and the session moves to Wiped (the enrollment screen). Returns whether it wiped.
+     */
+    suspend fun enforceLease(): Boolean =
+        onSync { it.enforceLease() }.also { wiped -> if (wiped) session.markWiped() }
 
     suspend fun enroll(server: String, inviteCode: String, userName: String, deviceName: String, passkey: PasskeyProvider): String =
         onSync { it.enroll(server, inviteCode, userName, deviceName, passkey) }

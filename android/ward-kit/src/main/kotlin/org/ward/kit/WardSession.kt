@@ -114,6 +114,11 @@ class WardSession(
         return locked
     }
 
+    /** The core wiped the vault itself (expired offline lease, wipe command): re-enroll. */
+    fun markWiped() {
+        _state.value = SessionState.Wiped
+    }
+
     /** Crypto-shreds the vault (key first, then files). */
     suspend fun wipe() {
         withContext(dispatchers.core) { requireVault().wipe() }

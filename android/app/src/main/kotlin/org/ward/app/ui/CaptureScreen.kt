@@ -76,7 +76,7 @@ fun CaptureScreen(app: WardApplication, clientId: String, onDone: () -> Unit) {
                         val providerFuture = ProcessCameraProvider.getInstance(view.context)
                         providerFuture.addListener({
                             val provider = providerFuture.get()
-                            val preview = Preview.Builder().build().also { it.surfaceProvider = view.surfaceProvider }
+                            val preview = Preview.Builder().build().also { it.setSurfaceProvider(view.surfaceProvider) }
                             provider.unbindAll()
                             provider.bindToLifecycle(lifecycleOwner, CameraSelector.DEFAULT_BACK_CAMERA, preview, imageCapture)
                         }, ContextCompat.getMainExecutor(view.context))

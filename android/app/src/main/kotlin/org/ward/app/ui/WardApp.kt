@@ -2,6 +2,7 @@ package org.ward.app.ui
 
 import androidx.compose.material3.MaterialTheme
 import androidx.compose.runtime.Composable
+import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
 import androidx.compose.ui.window.DialogProperties
 import androidx.compose.ui.window.SecureFlagPolicy
@@ -44,6 +45,8 @@ fun WardApp(app: WardApplication, activity: FragmentActivity) {
 
 @Composable
 private fun MainNavigation(app: WardApplication, activity: FragmentActivity) {
+    // Offline too long: the core wipes the vault and the session shows enrollment again.
+    LaunchedEffect(Unit) { runCatching { app.sync.enforceLease() } }
     val nav = rememberNavController()
     NavHost(navController = nav, startDestination = "clients") {
         composable("clients") {
