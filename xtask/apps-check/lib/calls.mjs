@@ -57,6 +57,8 @@ class Checker {
     this.funcDecls = new Map();
     this.propDecls = new Map();
     this.classes = new Set();
+    this.typeCache = new Map();
+    this.resolveCache = new Map();
   }
 
   addFunc(name, cls, fn) {
@@ -89,6 +91,24 @@ class Checker {
     if (cls && this.classes.has(cls)) return null;
     const types = new Set(all.map((d) => d.type));
     return types.size === 1 ? all[0].type : null;
+  }
+
+  /** Memoised: the same expressions are typed again and again while checking call chains. */
+  typeOf(node, depth = 0) {
+    if (!node) return null;
+    const key = node.id;
+    if (this.typeCache.has(key)) return this.typeCache.get(key);
+    const t = this.typeOfUncached(node, depth);
+    this.typeCache.set(key, t);
+    return t;
+  }
+
+  resolve(name, node, depth = 0) {
+    const key = `${name}@${node.id}`;
+    if (this.resolveCache.has(key)) return this.resolveCache.get(key);
+    const t = this.resolveUncached(name, node, depth);
+    this.resolveCache.set(key, t);
+    return t;
   }
 
   enclosingClass(node) {
@@ -212,7 +232,7 @@ export class KotlinChecker extends Checker {
     walk(tree.rootNode);
   }
 
-  typeOf(node, depth = 0) {
+  typeOfUncached(node, depth = 0) {
     if (!node || depth > 30) return null;
     switch (node.type) {
       case 'identifier':
@@ -280,7 +300,7 @@ export class KotlinChecker extends Checker {
     return ps ? ps[index] ?? null : null;
   }
 
-  resolve(name, node, depth = 0) {
+  resolveUncached(name, node, depth = 0) {
     if (depth > 30) return null;
     for (let child = node, p = node.parent; p; child = p, p = p.parent) {
       if (p.type === 'lambda_literal') {
@@ -451,7 +471,7 @@ export class SwiftChecker extends Checker {
     walk(tree.rootNode);
   }
 
-  typeOf(node, depth = 0) {
+  typeOfUncached(node, depth = 0) {
     if (!node || depth > 30) return null;
     switch (node.type) {
       case 'simple_identifier':
@@ -518,7 +538,7 @@ export class SwiftChecker extends Checker {
     return ps ? ps[index] ?? null : null;
   }
 
-  resolve(name, node, depth = 0) {
+  resolveUncached(name, node, depth = 0) {
     if (depth > 30) return null;
     for (let child = node, p = node.parent; p; child = p, p = p.parent) {
       if (p.type === 'lambda_literal') {
