@@ -186,19 +186,28 @@ pub fn bench() -> Result<()> {
     if sources.is_empty() {
         bail!("no Kotlin benchmark sources under {}", bench_src.display());
     }
+    // The benchmark also times a call through ward-kit (coroutine hop to the core dispatcher).
+    let kit_classes = compile_kit(&jvm, &bindings_classes)?;
     let classes = classes_root().join("bench");
     kotlinc(
         &jvm,
         &sources,
-        &[bindings_classes.clone(), jvm.jna.clone()],
+        &[
+            kit_classes.clone(),
+            bindings_classes.clone(),
+            jvm.jna.clone(),
+            jvm.coroutines.clone(),
+        ],
         &classes,
         &[],
     )?;
 
     let run_cp = classpath(&[
         classes,
+        kit_classes,
         bindings_classes,
         jvm.jna.clone(),
+        jvm.coroutines.clone(),
         jvm.kotlin_stdlib.clone(),
     ])?;
     let mut cmd = Command::new("java");

@@ -7,6 +7,7 @@
 //! error, never a plain-text rejection or a panic.
 
 pub mod auth;
+pub mod console;
 pub mod devices;
 pub mod identity;
 pub mod keys;
@@ -14,6 +15,7 @@ pub mod meta;
 pub mod openapi;
 pub mod photos;
 pub mod sync;
+pub mod users;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -195,6 +197,21 @@ pub fn routes() -> Vec<(openapi::Doc, MethodRouter<AppState>)> {
             get(meta::index),
         ),
         (
+            doc("get", "/console", "The web admin console", Public, None, None),
+            get(console::index),
+        ),
+        (
+            doc(
+                "get",
+                "/console/{file}",
+                "A file of the web admin console (scripts, styles)",
+                Public,
+                None,
+                None,
+            ),
+            get(console::asset),
+        ),
+        (
             doc("get", "/healthz", "Liveness", Public, None, Some(s::<V>)),
             get(meta::healthz),
         ),
@@ -318,6 +335,17 @@ pub fn routes() -> Vec<(openapi::Doc, MethodRouter<AppState>)> {
                 Some(s::<V>),
             ),
             post(identity::create_invite),
+        ),
+        (
+            doc(
+                "get",
+                &p("/users"),
+                "The clinic's staff (admin console)",
+                Admin,
+                None,
+                Some(s::<Vec<users::StaffMember>>),
+            ),
+            get(users::list),
         ),
         (
             doc(

@@ -17,6 +17,7 @@ import javax.crypto.spec.GCMParameterSpec
 import javax.imageio.IIOImage
 import javax.imageio.ImageIO
 import javax.imageio.ImageWriteParam
+import kotlinx.coroutines.runBlocking
 import org.ward.core.ClientInput
 import org.ward.core.ConsentScope
 import org.ward.core.KeyStoreException
@@ -31,6 +32,8 @@ import org.ward.core.WardVault
  *
  *   ffi_call_overhead_us  median of single calls of a trivial method (WardVault.isLocked)
  *   ffi_status_call_us    the same for status() (returns a record: strings in a RustBuffer)
+ *   kit_call_us           the same isLocked() as the app makes it: a suspend call through
+ *                         ward-kit's WardSession.call (hop to the core dispatcher and back)
  *   ffi_8mb_ms            an 8 MiB ByteArray into the core: Photos.capture on bytes that are not
  *                         an image, so the core lifts the buffer, sniffs its first bytes and
  *                         returns InvalidInput: transfer + one call + one exception, no crypto
@@ -120,10 +123,15 @@ private fun bench(tmp: File) {
     }
     vault.wipe()
 
+    // (a') The per-call cost as the app's screens pay it: through ward-kit's session, which hops
+    // to the core dispatcher and back. Measured last so its allocations do not disturb (b).
+    val kitNs = kitCallNs(File(tmp, "kit-vault"))
+
     val ffiMs = median(ffiNs) / 1e6
     val copyMs = median(copyNs) / 1e6
     out("ffi_call_overhead_us", median(callNs) / 1e3)
     out("ffi_status_call_us", median(statusNs) / 1e3)
+    out("kit_call_us", median(kitNs) / 1e3)
     out("ffi_8mb_ms", ffiMs)
     out("jvm_copy_8mb_ms", copyMs)
     out("jvm_copyof_8mb_ms", median(copyOfNs) / 1e6)
@@ -131,6 +139,25 @@ private fun bench(tmp: File) {
     out("capture_8mb_jpeg_ms", median(captureNs) / 1e6)
     out("read_8mb_jpeg_ms", median(readNs) / 1e6)
     println("# 8mb = $EIGHT_MIB bytes; capture JPEG = ${jpeg.size} bytes; medians of $RUNS runs (sink $sink)")
+}
+
+private fun kitCallNs(dir: File): LongArray {
+    val dispatchers = CoreDispatchers.create()
+    val session = WardSession(dir, BenchKeyStore(), dispatchers)
+    try {
+        return runBlocking {
+            session.create(UUID.randomUUID().toString(), UUID.randomUUID().toString(), "bench")
+            repeat(5_000) { session.call { it.isLocked() } }
+            LongArray(5_000) {
+                val t0 = System.nanoTime()
+                session.call { it.isLocked() }
+                System.nanoTime() - t0
+            }
+        }
+    } finally {
+        session.close()
+        dispatchers.close()
+    }
 }
 
 private fun measure(warmup: Int = WARMUP, runs: Int = RUNS, body: () -> Unit): LongArray {
