@@ -60,8 +60,9 @@ pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
         .iter()
         .map(|t| {
             format!(
-                "<li>{} — tenant id <code>{}</code></li>",
+                "<li>{} — tenant id <code>{}</code> · <a href=\"/console#tenant={}\">admin console</a></li>",
                 html_escape(&t.name),
+                t.id,
                 t.id
             )
         })
@@ -76,7 +77,8 @@ pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
          <h2>Clinics on this server</h2><ul>{rows}</ul>\
          <h2>Getting started</h2><ol>\
          <li>The terminal that started the server shows a one-time <strong>setup code</strong> for the first admin.</li>\
-         <li>Enroll the first admin's device with that code and a passkey (the Ward app or the <code>ward</code> CLI).</li>\
+         <li>Open the <a href=\"/console\">admin console</a> and enroll this browser with that code and a passkey \
+         (or enroll a device with the Ward app or the <code>ward</code> CLI).</li>\
          <li>The admin then invites staff and approves their phones.</li></ol>\
          <p>Health: <a href=\"/healthz\">/healthz</a> · API description: <a href=\"/openapi.json\">/openapi.json</a></p>\
          </body></html>",

@@ -1,0 +1,119 @@
+//! The web admin console: static files (HTML, ES modules, CSS) compiled into the binary and
+//! served under `/console`, so the console always matches the API it talks to and a Lambda
+//! deployment needs no separate bucket. The console holds its own device key and decrypts
+//! client names in the browser (see `docs/console.md`); this module only serves bytes. Every
+//! answer carries a strict Content-Security-Policy (scripts and styles from this origin only,
+//! no inline script, no framing, API calls to this origin only), `nosniff` and no referrer.
+
+use axum::extract::Path;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
+    X_FRAME_OPTIONS,
+};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::ApiError;
+
+/// The policy every console response carries. `'wasm-unsafe-eval'` is not needed: WebCrypto
+/// does all the cryptography.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// The console's files: name, content type, bytes.
+const FILES: &[(&str, &str, &str)] = &[
+    (
+        "index.html",
+        "text/html; charset=utf-8",
+        include_str!("../../console/index.html"),
+    ),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../console/style.css"),
+    ),
+    (
+        "app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/app.js"),
+    ),
+    (
+        "api.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/api.js"),
+    ),
+    (
+        "wcrypto.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/wcrypto.js"),
+    ),
+    (
+        "passkey.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/passkey.js"),
+    ),
+    (
+        "store.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/store.js"),
+    ),
+    (
+        "ui.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../console/ui.js"),
+    ),
+];
+
+fn file(name: &str) -> Response {
+    match FILES.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => (
+            [
+                (CONTENT_TYPE, *content_type),
+                (CONTENT_SECURITY_POLICY, CSP),
+                (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (X_FRAME_OPTIONS, "DENY"),
+                (REFERRER_POLICY, "no-referrer"),
+                // Small files, always revalidated: a new server build never runs old scripts.
+                (CACHE_CONTROL, "no-cache"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => ApiError::not_found("no such console file").into_response(),
+    }
+}
+
+/// `GET /console`: the console page.
+pub async fn index() -> Response {
+    file("index.html")
+}
+
+/// `GET /console/{file}`: one of the console's files.
+pub async fn asset(Path(name): Path<String>) -> Response {
+    file(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_script_and_style_the_page_loads_is_served() {
+        let html = FILES[0].2;
+        for (name, _, body) in FILES {
+            assert!(!body.is_empty(), "{name}");
+            if name.ends_with(".js") || name.ends_with(".css") {
+                // Scripts are imported by app.js; app.js and the stylesheet by the page.
+                let referenced = FILES.iter().any(|(_, _, b)| {
+                    b.contains(&format!("/console/{name}")) || b.contains(&format!("./{name}"))
+                });
+                assert!(referenced, "{name} is not referenced by any console file");
+            }
+        }
+        assert!(html.contains("/console/app.js"));
+        // No inline script or style: the CSP would block them.
+        assert!(!html.contains("<script>"), "inline script");
+        assert!(!html.contains("style="), "inline style");
+        assert!(!html.contains("onclick"), "inline handler");
+    }
+}
