@@ -17,6 +17,7 @@ pub const GENESIS: [u8; 32] = [0; 32];
 
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct AuditEvent {
     /// Position in the device's chain, from 1.
     pub seq: u64,
@@ -113,6 +114,122 @@ pub fn verify_chain<'a>(
     Ok(prev)
 }
 
+/// Most events in one upload (`POST /v1/tenants/{t}/audit/events`).
+pub const MAX_UPLOAD_EVENTS: usize = 500;
+
+/// An event as a device uploads it: the event and its chain hash (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct UploadedEvent {
+    /// The event.
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    /// Its chain hash, lowercase hex of 32 bytes.
+    pub hash: String,
+}
+
+impl UploadedEvent {
+    /// The event with its hash in hex.
+    pub fn new(event: AuditEvent, hash: &[u8; 32]) -> Self {
+        Self {
+            event,
+            hash: hex_lower(hash),
+        }
+    }
+
+    /// The hash as bytes, if it is 64 hex digits.
+    pub fn hash_bytes(&self) -> Option<[u8; 32]> {
+        let h = self.hash.as_bytes();
+        if h.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in h.chunks(2).enumerate() {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            out[i] = (hi * 16 + lo) as u8;
+        }
+        Some(out)
+    }
+}
+
+/// Lowercase hex of bytes.
+pub fn hex_lower(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// A contiguous segment of a device's chain, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct AuditUpload {
+    /// The events, in increasing `seq`.
+    pub events: Vec<UploadedEvent>,
+}
+
+/// Why the server flagged an uploaded event (it is stored all the same: never dropped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ChainFlag {
+    /// Events are missing before this one (its `seq` jumps past the server's last one).
+    Gap,
+    /// Its hash does not follow from the previous event (edited, inserted or reordered).
+    Break,
+    /// It names another device or another user than the uploading session's.
+    Foreign,
+    /// An event with this `seq` was already accepted with a different hash (a rewritten
+    /// history); the new version is recorded in the server's audit, not in the chain.
+    Fork,
+    /// It fills an earlier gap (arrived after later events).
+    Late,
+}
+
+impl ChainFlag {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChainFlag::Gap => "gap",
+            ChainFlag::Break => "break",
+            ChainFlag::Foreign => "foreign",
+            ChainFlag::Fork => "fork",
+            ChainFlag::Late => "late",
+        }
+    }
+}
+
+/// One flagged event in an upload's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct FlaggedEvent {
+    /// Its `seq`.
+    pub seq: u64,
+    /// Why.
+    pub flag: ChainFlag,
+    /// Details (expected seq, …).
+    pub detail: String,
+}
+
+/// The answer to an upload: every event is either newly stored (possibly flagged) or was
+/// already stored, so the device may mark all of them synced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct AuditUploadResult {
+    /// Events newly stored.
+    pub accepted: u32,
+    /// Events already stored with the same hash (a retried upload).
+    pub duplicates: u32,
+    /// Events stored with a flag, and forks (recorded, not stored in the chain).
+    pub flagged: Vec<FlaggedEvent>,
+    /// The server's last `seq` of this device's chain.
+    pub head_seq: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +274,20 @@ mod tests {
                 seq: 3,
                 expected: 2
             })
+        );
+        // An uploaded event's hash round-trips through hex.
+        let up = UploadedEvent::new(c[0].0.clone(), &c[0].1);
+        assert_eq!(up.hash_bytes(), Some(c[0].1));
+        let json = serde_json::to_value(&up).unwrap();
+        assert_eq!(json["seq"], 1);
+        assert_eq!(serde_json::from_value::<UploadedEvent>(json).unwrap(), up);
+        assert_eq!(
+            UploadedEvent {
+                hash: "zz".repeat(32),
+                ..up
+            }
+            .hash_bytes(),
+            None
         );
         // A suffix verifies from its predecessor.
         assert!(verify_chain(2, c[1].1, c[2..].iter().map(|(e, h)| (e, h))).is_ok());
