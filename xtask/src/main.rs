@@ -5,12 +5,14 @@
 //! what it needs (JVM test jars, the Kotlin compiler, moto server in a Python venv) into
 //! `.tools/`, checks formatting and lints, checks `infra/template.yaml` offline (cfn-lint, `sam
 //! validate --lint`, checkov), runs the Rust test suites with `WARD_MOTO_SERVER`
-//! pointing at moto, generates the Kotlin and Swift bindings, and runs the Kotlin JUnit suite on
-//! the desktop JVM against the host-built core
+//! pointing at moto, runs the admin console's browser tests (Debian's Chromium driven by
+//! playwright-core, see `browser.rs`), generates the Kotlin and Swift bindings, and runs the
+//! Kotlin JUnit suite on the desktop JVM against the host-built core
 //! (including ward-kit, the Android app's Kotlin layer), then `apps-check`: a tree-sitter parse
 //! of every Swift/Kotlin file of the apps and a check of their core calls against the bindings.
 
 mod apps;
+mod browser;
 mod infra;
 mod kotlin;
 mod mobile;
@@ -23,7 +25,7 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command>
 
 commands:
-  test        everything CI runs: fmt, clippy, infra checks, Rust tests, bindings, Kotlin JVM tests, apps check
+  test        everything CI runs: fmt, clippy, infra checks, Rust tests, browser tests, bindings, Kotlin JVM tests, apps check
   rust-test   the Rust test suites only (installs moto server first)
   moto        install moto server (AWS emulator for the backend tests) and print its path
   lint        rustfmt --check and clippy -D warnings
@@ -35,6 +37,7 @@ commands:
   apps-check  parse every Swift/Kotlin file of the apps; check their core calls against the bindings
   ios-package XCFramework + Swift bindings for ios/ (needs a Mac with Xcode)
   android-package cargo-ndk libraries into android/app jniLibs + Android bindings (needs the NDK)
+  browser-test the admin console in Debian's Chromium (playwright-core, virtual passkey)
   bench       release benchmarks (core and FFI); prints ratios against baselines
   bench-backend release backend benchmarks: push/pull vs /healthz, ward-lambda vs hello-world
   bench-sync  release sync benchmarks: first sync of 10k notes, idle sync, photo upload bytes
@@ -53,6 +56,7 @@ fn main() -> Result<()> {
             lint()?;
             infra::check()?;
             rust_test()?;
+            browser::test()?;
             kotlin::test()?;
             apps::check()?;
             println!("xtask: all test suites passed");
@@ -72,6 +76,7 @@ fn main() -> Result<()> {
         "apps-check" => apps::check(),
         "ios-package" => mobile::ios_package(),
         "android-package" => mobile::android_package(),
+        "browser-test" => browser::test(),
         "bench" => bench(&args[1..]),
         "bench-backend" => {
             let (server, lambda) = ("ward-server", "ward-lambda");
