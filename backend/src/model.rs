@@ -180,7 +180,7 @@ pub struct StoredObject {
 }
 
 /// An append-only audit record on the server.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AuditRecord {
     /// When.
     pub at_ms: i64,
@@ -192,6 +192,84 @@ pub struct AuditRecord {
     pub action: String,
     /// What it concerned (object id, device id, …).
     pub target: Option<String>,
+}
+
+pub use ward_proto::audit::ChainFlag;
+
+/// Where an audit entry comes from.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditSource {
+    /// Recorded by the backend as it served a request.
+    #[default]
+    Server,
+    /// Recorded on a device in its hash-chained log and uploaded.
+    Device,
+}
+
+/// A device event's place in that device's hash chain, as the backend verified it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChainInfo {
+    /// Position in the device's chain.
+    pub seq: u64,
+    /// The chain hash the device sent (hex).
+    pub hash: String,
+    /// Envelope kind of the object acted on, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<u8>,
+    /// Why verification flagged it, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<ChainFlag>,
+    /// When the backend received it.
+    pub received_at_ms: i64,
+}
+
+/// An audit entry: a record plus what filters and the breach-scope report need. Stored as one
+/// flat JSON body, so every stored entry also reads as a plain [`AuditRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AuditEntry {
+    /// Who, which device, what, when.
+    #[serde(flatten)]
+    pub record: AuditRecord,
+    /// The client whose data it concerns, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<ObjectId>,
+    /// How many versions (or photos) it covers, if it covers several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Server or device.
+    #[serde(default)]
+    pub source: AuditSource,
+    /// For device events: the chain position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainInfo>,
+}
+
+impl From<AuditRecord> for AuditEntry {
+    fn from(record: AuditRecord) -> Self {
+        Self {
+            record,
+            client: None,
+            count: None,
+            source: AuditSource::Server,
+            chain: None,
+        }
+    }
+}
+
+/// One accepted event of a device's chain: its position and hash (what the next upload must
+/// continue from), and its flag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    /// Position.
+    pub seq: u64,
+    /// Chain hash as the device sent it.
+    pub hash: [u8; 32],
+    /// Flag, if verification raised one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<ChainFlag>,
 }
 
 /// Server-side state of a resumable photo upload (S3 multipart or the embedded equivalent).

@@ -1020,6 +1020,224 @@ async fn audit_is_append_only_newest_first(h: Harness) {
     assert!(h.stores.audit.recent(t, 0).await.unwrap().is_empty());
 }
 
+async fn audit_entries_filters_cursors_and_chains(h: Harness) {
+    use ward_backend::model::{AuditEntry, AuditSource, ChainFlag, ChainLink};
+    use ward_backend::store::{AuditQuery, ChainEntry};
+    let t = TenantId::random();
+    let (d1, d2) = (DeviceId::random(), DeviceId::random());
+    let (c1, c2) = (ObjectId::random(), ObjectId::random());
+    // 130 entries in one batch (more than one DynamoDB transaction): alternating devices and
+    // clients, one without a device.
+    let entry = |i: i64| {
+        let mut e = AuditEntry::from(AuditRecord {
+            at_ms: 10_000 + i,
+            actor: format!("user-{}", i % 3),
+            device_id: match i % 5 {
+                0 => None,
+                1 | 3 => Some(d1),
+                _ => Some(d2),
+            },
+            action: if i % 2 == 0 {
+                "client.deliver".into()
+            } else {
+                "client.create".into()
+            },
+            target: Some(format!("t{i}")),
+        });
+        e.client = Some(if i % 4 == 0 { c1 } else { c2 });
+        e.count = Some(i as u64);
+        e
+    };
+    let all: Vec<AuditEntry> = (0..130).map(entry).collect();
+    h.stores.audit.append_entries(t, &all).await.unwrap();
+    h.stores.audit.append_entries(t, &[]).await.unwrap();
+    // Batched entries also read as plain records, newest first.
+    let recent = h.stores.audit.recent(t, 2).await.unwrap();
+    assert_eq!(
+        recent,
+        vec![all[129].record.clone(), all[128].record.clone()]
+    );
+
+    let q = |f: &dyn Fn(&mut AuditQuery)| {
+        let mut q = AuditQuery {
+            limit: 1000,
+            oldest_first: true,
+            ..AuditQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    let expect = |qq: &AuditQuery| -> Vec<AuditEntry> {
+        all.iter().filter(|e| qq.matches(e)).cloned().collect()
+    };
+    let filters: Vec<AuditQuery> = vec![
+        q(&|_| {}),
+        q(&|q| q.device = Some(d1)),
+        q(&|q| q.device = Some(d2)),
+        q(&|q| q.actor = Some("user-1".into())),
+        q(&|q| q.action = Some("client.create".into())),
+        q(&|q| q.client = Some(c1)),
+        q(&|q| {
+            q.since_ms = Some(10_050);
+            q.until_ms = Some(10_060)
+        }),
+        q(&|q| {
+            q.device = Some(d2);
+            q.client = Some(c2);
+            q.action = Some("client.deliver".into())
+        }),
+    ];
+    for f in &filters {
+        let page = h.stores.audit.query(t, f).await.unwrap();
+        let got: Vec<AuditEntry> = page.entries.into_iter().map(|(_, e)| e).collect();
+        assert_eq!(got, expect(f), "{f:?}");
+        assert!(page.next.is_none());
+    }
+    assert_eq!(expect(&filters[6]).len(), 10);
+    // Cursor pagination, both directions, with a device filter: each entry once, in order.
+    for oldest_first in [true, false] {
+        let mut f = q(&|q| q.device = Some(d1));
+        f.limit = 7;
+        f.oldest_first = oldest_first;
+        let mut seen = Vec::new();
+        loop {
+            let page = h.stores.audit.query(t, &f).await.unwrap();
+            assert!(page.entries.len() <= 7);
+            seen.extend(page.entries.into_iter().map(|(_, e)| e));
+            match page.next {
+                Some(n) => f.after = Some(n),
+                None => break,
+            }
+        }
+        let mut want = expect(&q(&|q| q.device = Some(d1)));
+        if !oldest_first {
+            want.reverse();
+        }
+        assert_eq!(seen, want, "oldest_first={oldest_first}");
+    }
+    // Another tenant sees none of it; limit 0 reads nothing.
+    let other = h
+        .stores
+        .audit
+        .query(TenantId::random(), &q(&|_| {}))
+        .await
+        .unwrap();
+    assert!(other.entries.is_empty());
+    assert!(
+        h.stores
+            .audit
+            .query(t, &q(&|q| q.limit = 0))
+            .await
+            .unwrap()
+            .entries
+            .is_empty()
+    );
+
+    // Device chains: head, links by range, and an event accepted only once.
+    assert_eq!(h.stores.audit.chain_head(t, d1).await.unwrap(), None);
+    let link = |seq: u64, flag: Option<ChainFlag>| ChainLink {
+        seq,
+        hash: [seq as u8; 32],
+        flag,
+    };
+    let chain_entry = |seq: u64, flag: Option<ChainFlag>, extra: usize| {
+        let mut e = AuditEntry::from(AuditRecord {
+            at_ms: seq as i64,
+            actor: "user-0".into(),
+            device_id: Some(d1),
+            action: "view".into(),
+            target: None,
+        });
+        e.source = AuditSource::Device;
+        let mut entries = vec![e.clone()];
+        for _ in 0..extra {
+            let mut flag_entry = e.clone();
+            flag_entry.source = AuditSource::Server;
+            flag_entry.record.action = "audit.chain_gap".into();
+            entries.push(flag_entry);
+        }
+        ChainEntry {
+            link: link(seq, flag),
+            entries,
+        }
+    };
+    // 60 events (more than one DynamoDB transaction of links and entries).
+    let first: Vec<ChainEntry> = (1..=60)
+        .map(|s| chain_entry(s, (s == 30).then_some(ChainFlag::Gap), usize::from(s == 30)))
+        .collect();
+    assert_eq!(
+        h.stores.audit.append_chain(t, d1, &first).await.unwrap(),
+        60
+    );
+    assert_eq!(
+        h.stores.audit.chain_head(t, d1).await.unwrap(),
+        Some(link(60, None))
+    );
+    assert_eq!(h.stores.audit.chain_head(t, d2).await.unwrap(), None);
+    let links = h.stores.audit.chain_links(t, d1, 29, 31).await.unwrap();
+    assert_eq!(
+        links,
+        vec![
+            link(29, None),
+            link(30, Some(ChainFlag::Gap)),
+            link(31, None)
+        ]
+    );
+    assert!(
+        h.stores
+            .audit
+            .chain_links(t, d1, 61, 70)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        h.stores
+            .audit
+            .chain_links(t, d2, 1, 70)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Re-storing seq 60 stops there: 61 first goes in, 60 refuses, 62 is not tried.
+    let again = vec![
+        chain_entry(61, None, 0),
+        chain_entry(60, None, 0),
+        chain_entry(62, None, 0),
+    ];
+    assert_eq!(h.stores.audit.append_chain(t, d1, &again).await.unwrap(), 1);
+    assert_eq!(
+        h.stores.audit.chain_head(t, d1).await.unwrap(),
+        Some(link(61, None))
+    );
+    // The chain's entries are in the log (61 device events, 1 flag entry) under device d1.
+    let dev = h
+        .stores
+        .audit
+        .query(t, &q(&|q| q.action = Some("view".into())))
+        .await
+        .unwrap();
+    assert_eq!(dev.entries.len(), 61);
+    assert!(
+        dev.entries
+            .iter()
+            .all(|(_, e)| e.source == AuditSource::Device)
+    );
+    let flags = h
+        .stores
+        .audit
+        .query(
+            t,
+            &q(&|q| {
+                q.device = Some(d1);
+                q.action = Some("audit.chain_gap".into())
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(flags.entries.len(), 1);
+}
+
 async fn blobs_multipart_resume_and_download(h: Harness) {
     let t = new_tenant(&h, "Photos").await;
     let tenant_key = TenantKey::generate(1).unwrap();
@@ -1472,6 +1690,16 @@ macro_rules! adapter_suite {
             async fn audit_is_append_only_newest_first() {
                 let h = $make().await;
                 timed("audit", super::audit_is_append_only_newest_first(h)).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn audit_entries_filters_cursors_and_chains() {
+                let h = $make().await;
+                timed(
+                    "audit_query",
+                    super::audit_entries_filters_cursors_and_chains(h),
+                )
+                .await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

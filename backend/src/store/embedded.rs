@@ -8,6 +8,8 @@
 //! local master key wraps one random KEK per tenant; deleting a tenant's KEK record
 //! crypto-shreds it. Calls run on tokio's blocking pool behind one connection mutex.
 
+mod audit;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -19,13 +21,12 @@ use ward_proto::{DeviceId, ObjectId, SymmetricKey, TenantId, VersionId};
 use zeroize::Zeroizing;
 
 use super::{
-    AuditStore, DeviceStore, IdentityStore, KeyVault, ObjectStore, PutOutcome, StoreResult,
-    TenantStore,
+    DeviceStore, IdentityStore, KeyVault, ObjectStore, PutOutcome, StoreResult, TenantStore,
 };
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, Ceremony, Credential, Device, DeviceStatus, Invite, Session, StoredObject, Tenant,
-    UploadState, User, WrappedTenantKey,
+    Ceremony, Credential, Device, DeviceStatus, Invite, Session, StoredObject, Tenant, UploadState,
+    User, WrappedTenantKey,
 };
 
 const SCHEMA: &str = "
@@ -113,6 +114,7 @@ impl Embedded {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        audit::init(&conn)?;
         Ok(Arc::new(Self {
             conn: Arc::new(Mutex::new(conn)),
             master,
@@ -779,36 +781,6 @@ impl ObjectStore for Embedded {
             row.map(|(seq, m, e)| row_to_object(seq, &o, &v, &m, e)).transpose()
         })
         .await
-    }
-}
-
-#[async_trait]
-impl AuditStore for Embedded {
-    async fn append(&self, tenant: TenantId, record: &AuditRecord) -> StoreResult<()> {
-        let (id, body) = (t(tenant), json(record)?);
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO audit (tenant, seq, body)
-                 VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM audit WHERE tenant = ?1), ?2)",
-                params![id, body],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-
-    async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditRecord>> {
-        let id = t(tenant);
-        let bodies: Vec<Vec<u8>> = self
-            .run(move |c| {
-                let mut s = c.prepare(
-                    "SELECT body FROM audit WHERE tenant = ?1 ORDER BY seq DESC LIMIT ?2",
-                )?;
-                let rows = s.query_map(params![id, limit], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })
-            .await?;
-        bodies.iter().map(|b| parse(b)).collect()
     }
 }
 

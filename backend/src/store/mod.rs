@@ -19,8 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::model::{
-    AuditRecord, Ceremony, Credential, Device, DeviceStatus, Invite, PartInfo, Session,
-    StoredObject, Tenant, UploadState, User, WrappedTenantKey,
+    AuditEntry, AuditRecord, Ceremony, ChainLink, Credential, Device, DeviceStatus, Invite,
+    PartInfo, Session, StoredObject, Tenant, UploadState, User, WrappedTenantKey,
 };
 
 /// Result of a storage call.
@@ -266,13 +266,99 @@ pub trait BlobStore: Send + Sync {
     async fn blob_size(&self, tenant: TenantId, key: BlobKey) -> StoreResult<Option<u64>>;
 }
 
-/// The server's append-only audit log.
+/// Most stored entries one [`AuditStore::query`] call looks at: a narrow filter over a long
+/// log answers a short page and a cursor rather than reading the whole log in one request.
+pub const MAX_AUDIT_SCAN: usize = 5_000;
+
+/// A filter over the audit log. Every set field must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Entries of this device.
+    pub device: Option<DeviceId>,
+    /// Entries by this actor.
+    pub actor: Option<String>,
+    /// Entries with this action.
+    pub action: Option<String>,
+    /// Entries concerning this client.
+    pub client: Option<ObjectId>,
+    /// `at_ms` at or after.
+    pub since_ms: Option<i64>,
+    /// `at_ms` before.
+    pub until_ms: Option<i64>,
+    /// Continue after this cursor (from an earlier page's `next`).
+    pub after: Option<String>,
+    /// Most entries returned.
+    pub limit: u32,
+    /// Oldest first instead of newest first.
+    pub oldest_first: bool,
+}
+
+impl AuditQuery {
+    /// Whether `e` passes the filter (cursor and limit aside).
+    pub fn matches(&self, e: &AuditEntry) -> bool {
+        let r = &e.record;
+        self.device.is_none_or(|d| r.device_id == Some(d))
+            && self.actor.as_deref().is_none_or(|a| r.actor == a)
+            && self.action.as_deref().is_none_or(|a| r.action == a)
+            && self.client.is_none_or(|c| e.client == Some(c))
+            && self.since_ms.is_none_or(|t| r.at_ms >= t)
+            && self.until_ms.is_none_or(|t| r.at_ms < t)
+    }
+}
+
+/// A page of the audit log.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditPage {
+    /// Matching entries with their cursors, in the order asked for.
+    pub entries: Vec<(String, AuditEntry)>,
+    /// Where to continue (`None`: the log ends here).
+    pub next: Option<String>,
+}
+
+/// An uploaded device event to store: its chain link and the entries recorded with it (the
+/// event itself, and any server "audit.chain_*" entry about it), stored together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEntry {
+    /// The link (unique per device and seq).
+    pub link: ChainLink,
+    /// Audit entries stored with it.
+    pub entries: Vec<AuditEntry>,
+}
+
+/// The server's append-only audit log, and each device's uploaded chain.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends a record.
     async fn append(&self, tenant: TenantId, record: &AuditRecord) -> StoreResult<()>;
     /// The newest records, newest first.
     async fn recent(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<AuditRecord>>;
+    /// Appends several entries at once (one transaction per batch where the adapter can, so a
+    /// pull page of many clients costs one write call, not one per client).
+    async fn append_entries(&self, tenant: TenantId, entries: &[AuditEntry]) -> StoreResult<()>;
+    /// Entries matching `q`, newest (or oldest) first, after `q.after`.
+    async fn query(&self, tenant: TenantId, q: &AuditQuery) -> StoreResult<AuditPage>;
+    /// The accepted event of `device`'s chain with the highest seq.
+    async fn chain_head(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+    ) -> StoreResult<Option<ChainLink>>;
+    /// Accepted events of `device`'s chain with `from_seq <= seq <= to_seq`, by seq.
+    async fn chain_links(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        from_seq: u64,
+        to_seq: u64,
+    ) -> StoreResult<Vec<ChainLink>>;
+    /// Stores chain events in order, each with its entries atomically. Stops before the first
+    /// whose seq is already stored (a concurrent upload) and returns how many it stored.
+    async fn append_chain(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        entries: &[ChainEntry],
+    ) -> StoreResult<usize>;
 }
 
 /// Per-tenant key-encryption keys: KMS keys on AWS, keys under a local master key embedded.

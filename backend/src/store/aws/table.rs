@@ -80,6 +80,10 @@ pub(super) enum Kind {
     Counter,
     /// The append-only audit log (sk time-ordered, unique).
     Audit,
+    /// The audit entries of one device (sharded by device; same sk as in `Audit`).
+    AuditByDevice,
+    /// One device's accepted audit chain (sharded by device; sk zero-padded seq).
+    AuditChain,
 }
 
 impl Kind {
@@ -100,6 +104,8 @@ impl Kind {
             Kind::Version => "OBJV",
             Kind::Counter => "CTR",
             Kind::Audit => "AUDIT",
+            Kind::AuditByDevice => "AUDITDEV",
+            Kind::AuditChain => "ACHAIN",
         }
     }
 }
@@ -130,6 +136,8 @@ pub(super) enum Range<'a> {
     Prefix(&'a str),
     /// Sort keys strictly greater than this one.
     After(&'a str),
+    /// Sort keys strictly less than this one.
+    Before(&'a str),
 }
 
 /// A write's condition.
@@ -378,6 +386,10 @@ impl Table {
             Range::After(after) => {
                 values.insert(":sk".into(), AttributeValue::S(after.into()));
                 "pk = :pk AND sk > :sk"
+            }
+            Range::Before(before) => {
+                values.insert(":sk".into(), AttributeValue::S(before.into()));
+                "pk = :pk AND sk < :sk"
             }
         };
         if limit == Some(0) {
