@@ -14,6 +14,7 @@ pub mod keys;
 pub mod meta;
 pub mod openapi;
 pub mod photos;
+pub mod reports;
 pub mod sync;
 pub mod users;
 
@@ -445,6 +446,39 @@ pub fn routes() -> Vec<(openapi::Doc, MethodRouter<AppState>)> {
                 Some(s::<V>),
             ),
             post(photos::download),
+        ),
+        (
+            doc(
+                "post",
+                &p("/audit/events"),
+                "Upload a segment of this device's hash-chained audit log (verified; gaps and breaks are stored flagged)",
+                Device,
+                Some(s::<ward_proto::audit::AuditUpload>),
+                Some(s::<ward_proto::audit::AuditUploadResult>),
+            ),
+            post(reports::upload_events),
+        ),
+        (
+            doc(
+                "get",
+                &p("/audit"),
+                "Audit log, server and device events (?device=&actor=&action=&client=&since=&until=&limit=&after=&order=asc|desc&format=json|csv)",
+                Admin,
+                None,
+                Some(s::<reports::AuditList>),
+            ),
+            get(reports::list),
+        ),
+        (
+            doc(
+                "get",
+                &p("/devices/{device}/breach-scope"),
+                "Breach-scope report of a device: clients delivered and created, last contact and unlock, wipe (?format=json|csv)",
+                Admin,
+                None,
+                Some(s::<reports::BreachScope>),
+            ),
+            get(reports::breach_scope),
         ),
         (
             doc(

@@ -230,9 +230,15 @@ pub async fn complete(
         }
         upload.completed = true;
         state.stores.objects.put_upload(tenant, &upload).await?;
-        caller
-            .audit(&state, "photo.upload", Some(req.object_id.to_string()))
-            .await?;
+        let e = super::reports::client_entry(
+            &state,
+            &caller,
+            super::reports::PHOTO_UPLOAD,
+            upload.client_id,
+            Some(req.object_id.to_string()),
+            1,
+        );
+        state.stores.audit.append_entries(tenant, &[e]).await?;
     }
     Ok(Json(
         serde_json::json!({"object_id": req.object_id, "version_id": req.version_id, "size": upload.size}),
@@ -305,9 +311,17 @@ pub async fn download(
             DOWNLOAD_URL_TTL_S,
         )
         .await?;
-    caller
-        .audit(&state, "photo.download", Some(req.object_id.to_string()))
-        .await?;
+    let mut e = super::reports::entry(
+        &state,
+        &caller,
+        super::reports::PHOTO_DOWNLOAD,
+        Some(req.object_id.to_string()),
+    );
+    if let Some(client) = obj.client_id {
+        e.client = Some(client);
+        e.count = Some(1);
+    }
+    state.stores.audit.append_entries(tenant, &[e]).await?;
     Ok(Json(DownloadUrl {
         url,
         size: obj.size,

@@ -6,7 +6,7 @@
 //! the clients on whose care team they are (creating a client puts its creator on the team);
 //! front desk client records only. Photo content never comes through here (presigned uploads).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::Json;
 use axum::body::Bytes;
@@ -20,7 +20,7 @@ use ward_proto::envelope::Header;
 use ward_proto::{Kind, ObjectId, ObjectRef, TenantId};
 
 use super::auth::Caller;
-use super::{AppState, parse_body};
+use super::{AppState, parse_body, reports};
 use crate::error::{ApiError, ApiResult, StoreError};
 use crate::model::{Role, StoredObject};
 use crate::store::PutOutcome;
@@ -273,13 +273,34 @@ pub async fn push(
         .iter()
         .filter(|r| r.status == PushStatus::Created)
         .count();
-    caller
-        .audit(
-            &state,
-            "object.push",
-            Some(format!("{created} created of {}", results.len())),
-        )
-        .await?;
+    // Per client, the versions this device created (the breach-scope report's "created").
+    let mut per_client: BTreeMap<ObjectId, u64> = BTreeMap::new();
+    for (item, r) in req.objects.iter().zip(&results) {
+        if r.status == PushStatus::Created {
+            let client = if item.kind == Kind::Client as u8 {
+                Some(item.object_id)
+            } else {
+                item.client_id
+            };
+            if let Some(c) = client {
+                *per_client.entry(c).or_default() += 1;
+            }
+        }
+    }
+    let summary = reports::entry(
+        &state,
+        &caller,
+        "object.push",
+        Some(format!("{created} created of {}", results.len())),
+    );
+    reports::audit_clients(
+        &state,
+        &caller,
+        reports::CLIENT_CREATE,
+        &per_client,
+        vec![summary],
+    )
+    .await?;
     Ok(Json(results))
 }
 
@@ -400,13 +421,28 @@ pub async fn pull(
         }
     }
     if delivered > 0 {
-        caller
-            .audit(
-                &state,
-                "object.pull",
-                Some(format!("{delivered} versions after {after}")),
-            )
-            .await?;
+        // One entry per client whose versions this page hands to the device (the
+        // breach-scope report's "delivered"), all in one batched write.
+        let mut per_client: BTreeMap<ObjectId, u64> = BTreeMap::new();
+        for o in &objects {
+            if let Some(c) = o.client_id {
+                *per_client.entry(c).or_default() += 1;
+            }
+        }
+        let summary = reports::entry(
+            &state,
+            &caller,
+            "object.pull",
+            Some(format!("{delivered} versions after {after}")),
+        );
+        reports::audit_clients(
+            &state,
+            &caller,
+            reports::CLIENT_DELIVER,
+            &per_client,
+            vec![summary],
+        )
+        .await?;
     }
     Ok(Json(PullPage {
         objects,
