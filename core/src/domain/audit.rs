@@ -171,6 +171,47 @@ impl Vault {
         })
     }
 
+    /// Audit events the server has not acknowledged yet, with their chain hashes, oldest
+    /// first, at most `limit` (for upload; readable while locked: ids only).
+    pub fn unsynced_audit(&self, limit: u32) -> Result<Vec<(AuditEvent, [u8; 32])>> {
+        self.with_conn(|conn| {
+            let first: Option<i64> = conn
+                .query_row("SELECT MIN(seq) FROM audit WHERE synced = 0", [], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .flatten();
+            // Acknowledgements mark a prefix of the chain, so everything from the first
+            // unsynced event on is unsynced.
+            match first {
+                Some(first) => read_events(conn, (first - 1).max(0) as u64, limit),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    /// Marks audit events up to `seq` as acknowledged by the server.
+    pub fn mark_audit_synced(&self, up_to_seq: u64) -> Result<()> {
+        self.with_conn(|conn| {
+            conn.execute(
+                "UPDATE audit SET synced = 1 WHERE seq <= ?1 AND synced = 0",
+                params![up_to_seq as i64],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Number of audit events not yet acknowledged by the server.
+    pub fn unsynced_audit_count(&self) -> Result<u64> {
+        self.with_conn(|conn| {
+            let n: i64 =
+                conn.query_row("SELECT COUNT(*) FROM audit WHERE synced = 0", [], |r| {
+                    r.get(0)
+                })?;
+            Ok(n as u64)
+        })
+    }
+
     /// Recomputes the whole chain; returns the number of events, or where it breaks.
     pub fn verify_audit_chain(&self) -> Result<std::result::Result<u64, ChainError>> {
         self.with_conn(|conn| {

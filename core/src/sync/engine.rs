@@ -144,6 +144,7 @@ impl Engine {
         self.push(&mut report, progress).await?;
         self.upload_photos(&mut report, progress).await?;
         self.pull(&mut report, progress).await?;
+        super::audit_upload::upload(&self.vault, &self.api, &self.session, &mut report).await?;
         self.vault
             .set_sync_meta_i64("last_contact_ms", self.vault_now())?;
         Ok(report)

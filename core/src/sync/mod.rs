@@ -6,6 +6,7 @@
 //! [`engine`] push / photo upload / pull / download. The vault side (outbox, pulled versions,
 //! sealed secrets) is `crate::vault::outbox`.
 
+pub mod audit_upload;
 pub mod client;
 pub mod device_state;
 pub mod engine;
