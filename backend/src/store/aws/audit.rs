@@ -221,7 +221,7 @@ impl AuditStore for Aws {
         } else {
             Range::After(&after)
         };
-        let want = u32::try_from(to_seq - from_seq + 1).unwrap_or(u32::MAX);
+        let want = u32::try_from((to_seq - from_seq).saturating_add(1)).unwrap_or(u32::MAX);
         let items = self.table.query(&p, range, true, Some(want)).await?;
         let mut out = Vec::with_capacity(items.len());
         for item in &items {
