@@ -39,11 +39,15 @@ pub struct ApiError {
     pub code: &'static str,
     /// Human-readable message (no secrets, no clinical content).
     pub message: String,
+    /// The signed wipe command answered to a revoked device (`410 wipe_required`).
+    pub wipe: Option<Box<ward_proto::wipe::SignedWipe>>,
 }
 
 #[derive(Serialize)]
 struct Body<'a> {
     error: Inner<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wipe: Option<&'a ward_proto::wipe::SignedWipe>,
 }
 
 #[derive(Serialize)]
@@ -59,6 +63,19 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            wipe: None,
+        }
+    }
+
+    /// 410: this device was revoked; it must execute the enclosed signed wipe command.
+    pub fn wipe_required(signed: ward_proto::wipe::SignedWipe) -> Self {
+        Self {
+            wipe: Some(Box::new(signed)),
+            ..Self::new(
+                StatusCode::GONE,
+                "wipe_required",
+                "this device was revoked by a clinic admin and must be wiped",
+            )
         }
     }
     /// 400.
@@ -116,6 +133,7 @@ impl IntoResponse for ApiError {
                 code: self.code,
                 message: &self.message,
             },
+            wipe: self.wipe.as_deref(),
         };
         (self.status, Json(body)).into_response()
     }

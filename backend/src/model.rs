@@ -7,7 +7,8 @@
 use serde::{Deserialize, Serialize};
 use ward_proto::{DeviceId, ObjectId, TenantId, VersionId};
 
-pub use ward_proto::api::{DeviceStatus, Role};
+pub use ward_proto::api::{DeviceStatus, QuarantineItem, QuarantineStatus, Role, TenantPolicy};
+pub use ward_proto::wipe::{SignedReceipt, SignedWipe};
 
 /// A tenant (clinic).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -22,6 +23,52 @@ pub struct Tenant {
     pub current_epoch: u32,
     /// Creation time.
     pub created_at_ms: i64,
+    /// The wipe-command signing key (seed wrapped under the tenant's KEK, public half in
+    /// clear). Tenants created before remote wipe existed have none until rotated in.
+    #[serde(default)]
+    pub wipe_key: Option<WipeKey>,
+    /// The clinic's policies.
+    #[serde(default)]
+    pub policy: TenantPolicy,
+}
+
+/// The tenant's Ed25519 wipe-command key: devices pin `public_key` at enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WipeKey {
+    /// The 32-byte seed, wrapped like a tenant key (KMS ciphertext or local sealed form).
+    pub wrapped_seed: Vec<u8>,
+    /// Public key, unpadded base64url.
+    pub public_key: String,
+}
+
+/// A device's remote wipe: the queued command and, once the device reports, its receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WipeState {
+    /// The command's id.
+    pub command_id: String,
+    /// When it was issued (the revocation).
+    pub issued_at_ms: i64,
+    /// Whether the device rescues unsynced records to quarantine first.
+    pub rescue: bool,
+    /// The signed command, as sent to the device.
+    pub signed: SignedWipe,
+    /// The device's receipt, once it wiped.
+    pub receipt: Option<WipeReceiptRecord>,
+}
+
+/// A verified wipe receipt as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WipeReceiptRecord {
+    /// When the device shredded its vault (device clock).
+    pub wiped_at_ms: i64,
+    /// When the backend received the receipt.
+    pub received_at_ms: i64,
+    /// Versions rescued to quarantine.
+    pub rescued_versions: u32,
+    /// Photos lost with the vault (never uploaded).
+    pub unrescued_photos: u32,
+    /// The device-signed receipt, kept as evidence.
+    pub signed: SignedReceipt,
 }
 
 /// A tenant key of one epoch, stored only wrapped under the tenant's own KEK.
@@ -129,6 +176,9 @@ pub struct Device {
     pub enrolled_at_ms: i64,
     /// Last authenticated request.
     pub last_seen_ms: i64,
+    /// Remote wipe, once the device was revoked.
+    #[serde(default)]
+    pub wipe: Option<WipeState>,
 }
 
 /// A login session bound to one device. Only the token's hash is stored.

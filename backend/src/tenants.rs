@@ -10,8 +10,9 @@ use ward_proto::TenantId;
 
 use crate::api::auth::token_hash;
 use crate::error::StoreError;
-use crate::model::{AuditRecord, Invite, Role, Tenant, WrappedTenantKey};
+use crate::model::{AuditRecord, Invite, Role, Tenant, WipeKey, WrappedTenantKey};
 use crate::store::{StoreResult, Stores};
+use ward_proto::wipe::WipeSigner;
 
 /// A random, URL-safe secret (invite codes, session tokens, ceremony ids).
 pub fn random_token(bytes: usize) -> StoreResult<String> {
@@ -27,12 +28,15 @@ pub fn random_token(bytes: usize) -> StoreResult<String> {
 pub async fn create_tenant(stores: &Stores, name: &str, now_ms: i64) -> StoreResult<Tenant> {
     let id = TenantId::random();
     let key_ref = stores.keys.create_tenant_kek(id).await?;
+    let wipe_key = new_wipe_key(stores, id, &key_ref).await?;
     let tenant = Tenant {
         id,
         name: name.into(),
         key_ref: key_ref.clone(),
         current_epoch: 1,
         created_at_ms: now_ms,
+        wipe_key: Some(wipe_key),
+        policy: Default::default(),
     };
     stores.tenants.create_tenant(&tenant).await?;
     let (_plain, wrapped) = stores.keys.generate_tenant_key(id, &key_ref).await?;
@@ -61,6 +65,18 @@ pub async fn create_tenant(stores: &Stores, name: &str, now_ms: i64) -> StoreRes
         )
         .await?;
     Ok(tenant)
+}
+
+/// A fresh wipe-command key: a random seed from the key vault (so it is stored only wrapped
+/// under the tenant's KEK, like a tenant key) and its Ed25519 public half.
+async fn new_wipe_key(stores: &Stores, tenant: TenantId, key_ref: &str) -> StoreResult<WipeKey> {
+    use base64::Engine;
+    let (seed, wrapped_seed) = stores.keys.generate_tenant_key(tenant, key_ref).await?;
+    let signer = WipeSigner::from_seed(&seed).map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(WipeKey {
+        wrapped_seed,
+        public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signer.public_key()),
+    })
 }
 
 /// Issues an invite; returns the code (only its hash is stored).

@@ -341,6 +341,7 @@ fn device(user_id: uuid::Uuid, status: DeviceStatus) -> Device {
         name: "Test phone".into(),
         enrolled_at_ms: now_ms(),
         last_seen_ms: 0,
+        wipe: None,
     }
 }
 
@@ -1634,6 +1635,164 @@ async fn no_plaintext_at_rest(h: Harness) {
 
 // ---------------------------------------------------------------- generation
 
+async fn lifecycle_policy_wipe_and_quarantine(h: Harness) {
+    use ward_backend::model::{QuarantineItem, QuarantineStatus, TenantPolicy, WipeState};
+    let t = new_tenant(&h, "Lifecycle").await;
+    let other = new_tenant(&h, "Other").await;
+    // The wipe key exists from creation; policies start at their defaults and can change.
+    assert!(t.wipe_key.is_some());
+    assert_eq!(t.policy, TenantPolicy::default());
+    let policy = TenantPolicy {
+        rescue_on_wipe: false,
+        idle_lock_seconds: 120,
+        ..TenantPolicy::default()
+    };
+    h.stores
+        .lifecycle
+        .set_tenant_policy(t.id, &policy)
+        .await
+        .unwrap();
+    let got = h.stores.tenants.get_tenant(t.id).await.unwrap().unwrap();
+    assert_eq!(got.policy, policy);
+    assert_eq!(
+        got.current_epoch, 1,
+        "a policy change leaves the epoch alone"
+    );
+    let untouched = h
+        .stores
+        .tenants
+        .get_tenant(other.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(untouched.policy, TenantPolicy::default());
+
+    // Wipe state rides with the device; the status stays authoritative.
+    let d = device(uuid::Uuid::new_v4(), DeviceStatus::Active);
+    h.stores.devices.create_device(t.id, &d).await.unwrap();
+    let signer = ward_proto::wipe::WipeSigner::from_seed(&[3u8; 32]).unwrap();
+    let signed = signer
+        .sign(&ward_proto::wipe::WipeCommand {
+            version: 1,
+            tenant: t.id,
+            device: d.device_id,
+            command_id: "cmd".into(),
+            issued_at_ms: 1,
+            rescue: true,
+        })
+        .unwrap();
+    let wipe = WipeState {
+        command_id: "cmd".into(),
+        issued_at_ms: 1,
+        rescue: true,
+        signed,
+        receipt: None,
+    };
+    h.stores
+        .lifecycle
+        .set_device_wipe(t.id, d.device_id, &wipe)
+        .await
+        .unwrap();
+    assert!(
+        h.stores
+            .devices
+            .set_device_status(
+                t.id,
+                d.device_id,
+                &[DeviceStatus::Active],
+                DeviceStatus::Revoked
+            )
+            .await
+            .unwrap()
+    );
+    let got = h
+        .stores
+        .devices
+        .get_device(t.id, d.device_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.wipe, Some(wipe.clone()));
+    assert_eq!(got.status, DeviceStatus::Revoked);
+    assert!(
+        h.stores
+            .devices
+            .get_device(other.id, d.device_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "another tenant does not see the device"
+    );
+    // Unknown device: a conflict, not a silent create.
+    assert!(is_conflict(
+        h.stores
+            .lifecycle
+            .set_device_wipe(t.id, DeviceId::random(), &wipe)
+            .await
+    ));
+
+    // Quarantine: stored once, listed per tenant, decided once.
+    let item = |at: i64| QuarantineItem {
+        object_id: ObjectId::random(),
+        version_id: VersionId::random(),
+        kind: 2,
+        client_id: Some(ObjectId::random()),
+        parent_version: None,
+        device_id: d.device_id,
+        received_at_ms: at,
+        status: QuarantineStatus::Pending,
+        decided_at_ms: None,
+        envelope: "AAAA".into(),
+    };
+    let (a, b) = (item(10), item(20));
+    assert!(h.stores.lifecycle.put_quarantine(t.id, &a).await.unwrap());
+    assert!(
+        !h.stores.lifecycle.put_quarantine(t.id, &a).await.unwrap(),
+        "stored once"
+    );
+    assert!(h.stores.lifecycle.put_quarantine(t.id, &b).await.unwrap());
+    let listed = h.stores.lifecycle.list_quarantine(t.id).await.unwrap();
+    assert_eq!(listed, vec![a.clone(), b.clone()]);
+    assert!(
+        h.stores
+            .lifecycle
+            .list_quarantine(other.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let decided = h
+        .stores
+        .lifecycle
+        .decide_quarantine(t.id, a.version_id, QuarantineStatus::Accepted, 99)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(decided.status, QuarantineStatus::Accepted);
+    assert_eq!(decided.decided_at_ms, Some(99));
+    assert!(
+        h.stores
+            .lifecycle
+            .decide_quarantine(t.id, a.version_id, QuarantineStatus::Rejected, 100)
+            .await
+            .unwrap()
+            .is_none(),
+        "decided once"
+    );
+    assert!(
+        h.stores
+            .lifecycle
+            .decide_quarantine(other.id, b.version_id, QuarantineStatus::Rejected, 100)
+            .await
+            .unwrap()
+            .is_none(),
+        "another tenant cannot decide"
+    );
+    let listed = h.stores.lifecycle.list_quarantine(t.id).await.unwrap();
+    assert_eq!(listed[0].status, QuarantineStatus::Accepted);
+    assert_eq!(listed[1].status, QuarantineStatus::Pending);
+}
+
 macro_rules! adapter_suite {
     ($adapter:ident, $make:ident) => {
         mod $adapter {
@@ -1711,6 +1870,12 @@ macro_rules! adapter_suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn tenant_isolation() {
                 timed("isolation", super::tenant_isolation($make().await)).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn lifecycle_policy_wipe_and_quarantine() {
+                let h = $make().await;
+                timed("lifecycle", super::lifecycle_policy_wipe_and_quarantine(h)).await
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -285,16 +285,25 @@ async fn revocation_needs_step_up_and_kills_sessions_at_once() {
     assert_eq!(app.step_up(&mut admin).await.status, StatusCode::OK);
     let r = app.call(&admin, "POST", &revoke, None).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    assert_eq!(
-        app.call(&clin, "GET", &app.t("/me"), None).await.status,
-        StatusCode::UNAUTHORIZED
-    );
+    // Its session is dead: every call it makes is answered with its signed wipe command, and
+    // nothing else.
+    let r = app.call(&clin, "GET", &app.t("/me"), None).await;
+    assert_eq!(r.status, StatusCode::GONE, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "wipe_required");
+    assert!(r.body["wipe"]["signature"].is_string());
+    let r = app
+        .call(&clin, "GET", &app.t("/objects/pull?after=0"), None)
+        .await;
+    assert_eq!(r.status, StatusCode::GONE);
+    assert!(r.body.get("objects").is_none());
     let mut clin = clin;
+    let r = app.login(&mut clin).await;
     assert_eq!(
-        app.login(&mut clin).await.status,
-        StatusCode::FORBIDDEN,
-        "a revoked device cannot log in again"
+        r.status,
+        StatusCode::GONE,
+        "a revoked device cannot log in again: it is told to wipe"
     );
+    assert_eq!(r.body["error"]["code"], "wipe_required");
 }
 
 #[tokio::test]

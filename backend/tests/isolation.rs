@@ -1,6 +1,7 @@
 //! The isolation matrix: every authenticated route in the route table × (another tenant's
 //! session, revoked device, expired session, missing signature, replayed signature, wrong role
-//! or unapproved device) → 401/403/404 with nothing but a JSON error in the body.
+//! or unapproved device) → 401/403/404 with nothing but a JSON error in the body (a revoked
+//! device: 410 with its own signed wipe command besides the error, nothing else).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // Test code.
 
 mod common;
@@ -57,6 +58,32 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
     for d in &routes {
         let method = d.method.to_uppercase();
         let path = path_for(&d.path, &app.tenant);
+        // Revoked device: told to wipe (its signed command and nothing else), or on the two
+        // wipe endpoints refused for the empty body.
+        let r = app.call(&victim, &method, &path, body.clone()).await;
+        let wipe_path = path.contains("/wipe/");
+        assert!(
+            if wipe_path {
+                r.status == StatusCode::BAD_REQUEST
+            } else {
+                r.status == StatusCode::GONE && r.body["error"]["code"] == "wipe_required"
+            },
+            "{method} {path} as revoked device: got {} {:?}",
+            r.status,
+            r.body
+        );
+        let keys: Vec<&String> = r.body.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter().all(|k| *k == "error" || *k == "wipe"),
+            "{method} {path} as revoked device leaked data: {:?}",
+            r.body
+        );
+        if !wipe_path {
+            let cmd: serde_json::Value =
+                serde_json::from_str(r.body["wipe"]["command"].as_str().unwrap()).unwrap();
+            assert_eq!(cmd["device"], victim.device_id.to_string());
+        }
+        checked += 1;
         let mut expect = |who: &str, r: common::Resp, allowed: &[StatusCode]| {
             assert!(
                 allowed.contains(&r.status),
@@ -78,12 +105,6 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
             "other tenant",
             app.call(&admin, &method, &other_path, body.clone()).await,
             &[StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND],
-        );
-        // Revoked device.
-        expect(
-            "revoked device",
-            app.call(&victim, &method, &path, body.clone()).await,
-            &unauth,
         );
         // Missing signature (token only).
         let bare = Request::builder()

@@ -62,6 +62,17 @@ impl Caller {
         Ok(state.stores.audit.append(self.tenant, &r).await?)
     }
 
+    /// Refuses every device but a revoked one whose wipe is pending (the wipe endpoints).
+    pub fn require_wiping(&self) -> ApiResult<&crate::model::WipeState> {
+        match (&self.device.status, &self.device.wipe) {
+            (DeviceStatus::Revoked, Some(w)) if w.receipt.is_none() => Ok(w),
+            _ => Err(ApiError::conflict(
+                "no_wipe_pending",
+                "this device has no pending wipe",
+            )),
+        }
+    }
+
     /// Refuses devices not approved by an admin.
     pub fn require_active(&self) -> ApiResult<()> {
         if self.device.status == DeviceStatus::Active {
@@ -146,7 +157,7 @@ pub async fn authenticate(
         .get_session(tenant, device_id, session_id)
         .await?
         .ok_or_else(refused)?;
-    if session.revoked || session.expires_at_ms <= now || session.token_hash != token_hash(token) {
+    if session.token_hash != token_hash(token) {
         return Err(refused());
     }
     let device = state
@@ -155,8 +166,19 @@ pub async fn authenticate(
         .get_device(tenant, device_id)
         .await?
         .ok_or_else(refused)?;
-    if matches!(device.status, DeviceStatus::Revoked | DeviceStatus::Wiped)
-        || device.user_id != session.user_id
+    if device.user_id != session.user_id {
+        return Err(refused());
+    }
+    // A revoked device whose wipe is still pending is answered (once its signature checks
+    // out) with its wipe command, even though its sessions are dead: that is how a lost phone
+    // learns it must wipe. Everything else about a dead session or device is a plain 401.
+    let pending_wipe = match (&device.status, &device.wipe) {
+        (DeviceStatus::Revoked, Some(w)) if w.receipt.is_none() => Some(w.signed.clone()),
+        _ => None,
+    };
+    let session_dead = session.revoked || session.expires_at_ms <= now;
+    if pending_wipe.is_none()
+        && (session_dead || matches!(device.status, DeviceStatus::Revoked | DeviceStatus::Wiped))
     {
         return Err(refused());
     }
@@ -202,11 +224,42 @@ pub async fn authenticate(
             .touch_device(tenant, device_id, now)
             .await?;
     }
+    if let Some(signed) = pending_wipe
+        && !is_wipe_path(uri.path())
+    {
+        return Err(ApiError::wipe_required(signed));
+    }
     Ok(Caller {
         tenant,
         session,
         device,
     })
+}
+
+/// The only calls a revoked device with a pending wipe may make: its rescue upload and its
+/// receipt (`/v1/tenants/{t}/wipe/...`).
+fn is_wipe_path(path: &str) -> bool {
+    let mut parts = path.trim_end_matches('/').split('/');
+    matches!(
+        (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next()
+        ),
+        (
+            Some(""),
+            Some("v1"),
+            Some("tenants"),
+            Some(_),
+            Some("wipe"),
+            Some("quarantine" | "receipt"),
+            None
+        )
+    )
 }
 
 /// The common start of every authenticated handler: the tenant from the path, the raw body

@@ -1,7 +1,7 @@
 //! Device administration: list, approve, revoke (revocation needs a fresh passkey step-up).
 //!
-//! Revocation kills the device's sessions at once, so its next request is refused. Key-epoch
-//! rotation, the signed wipe command and quarantine come with the lifecycle issue.
+//! Revocation kills the device's sessions at once, rotates the tenant key and queues a signed
+//! wipe command (see [`super::lifecycle`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -124,12 +124,8 @@ pub async fn revoke(
         "device.revoke",
     )
     .await?;
-    let killed = state
-        .stores
-        .devices
-        .revoke_device_sessions(tenant, d)
-        .await?;
+    let revoked = super::lifecycle::revoke_device(&state, &caller, d).await?;
     Ok(Json(
-        json!({"device_id": d, "status": DeviceStatus::Revoked, "sessions_revoked": killed}),
+        serde_json::to_value(revoked).map_err(ApiError::internal)?,
     ))
 }

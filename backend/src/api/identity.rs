@@ -41,6 +41,16 @@ pub struct EnrollFinish {
     pub invite_code: String,
 }
 
+/// The tenant's wipe-command public key, which a device pins when it gets a session.
+async fn wipe_public_key(state: &AppState, tenant: TenantId) -> ApiResult<Option<String>> {
+    Ok(state
+        .stores
+        .tenants
+        .get_tenant(tenant)
+        .await?
+        .and_then(|t| t.wipe_key.map(|k| k.public_key)))
+}
+
 fn tenant_of(s: &str) -> ApiResult<TenantId> {
     path_id(s, "tenant")
 }
@@ -256,6 +266,7 @@ pub async fn enroll_finish(
         name: req.device.name.clone(),
         enrolled_at_ms: now,
         last_seen_ms: now,
+        wipe: None,
     };
     state
         .stores
@@ -286,6 +297,7 @@ pub async fn enroll_finish(
         session_id: session.session_id,
         token,
         expires_at_ms: session.expires_at_ms,
+        wipe_public_key: wipe_public_key(&state, tenant).await?,
     }))
 }
 
@@ -406,13 +418,18 @@ pub async fn login_finish(
         .devices
         .get_device(tenant, req.device_id)
         .await?
-        .filter(|d| {
-            d.user_id == user.user_id
-                && matches!(d.status, DeviceStatus::Pending | DeviceStatus::Active)
-        })
-        .ok_or_else(|| {
-            ApiError::forbidden("this device is not enrolled for this user, or was revoked")
-        })?;
+        .filter(|d| d.user_id == user.user_id)
+        .ok_or_else(|| ApiError::forbidden("this device is not enrolled for this user"))?;
+    if let (DeviceStatus::Revoked, Some(w)) = (device.status, &device.wipe)
+        && w.receipt.is_none()
+    {
+        // The passkey proved the user and the device is theirs: hand it its wipe command
+        // (executable only by that device, under the key it pinned at enrollment).
+        return Err(ApiError::wipe_required(w.signed.clone()));
+    }
+    if !matches!(device.status, DeviceStatus::Pending | DeviceStatus::Active) {
+        return Err(ApiError::forbidden("this device was revoked"));
+    }
     let (session, token) = new_session(&state, tenant, &user, device.device_id).await?;
     audit(
         &state,
@@ -431,6 +448,7 @@ pub async fn login_finish(
         session_id: session.session_id,
         token,
         expires_at_ms: session.expires_at_ms,
+        wipe_public_key: wipe_public_key(&state, tenant).await?,
     }))
 }
 
@@ -547,6 +565,7 @@ pub async fn me(
         device_id: caller.device.device_id,
         device_status: caller.device.status,
         current_epoch: t.current_epoch,
+        policy: t.policy,
     }))
 }
 

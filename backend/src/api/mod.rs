@@ -11,6 +11,7 @@ pub mod console;
 pub mod devices;
 pub mod identity;
 pub mod keys;
+pub mod lifecycle;
 pub mod meta;
 pub mod openapi;
 pub mod photos;
@@ -198,7 +199,14 @@ pub fn routes() -> Vec<(openapi::Doc, MethodRouter<AppState>)> {
             get(meta::index),
         ),
         (
-            doc("get", "/console", "The web admin console", Public, None, None),
+            doc(
+                "get",
+                "/console",
+                "The web admin console",
+                Public,
+                None,
+                None,
+            ),
             get(console::index),
         ),
         (
@@ -374,12 +382,100 @@ pub fn routes() -> Vec<(openapi::Doc, MethodRouter<AppState>)> {
             doc(
                 "post",
                 &p("/devices/{device}/revoke"),
-                "Revoke a device (kills its sessions)",
+                "Revoke a device: sessions, key rotation, signed wipe command",
                 AdminStepUp,
                 None,
                 Some(s::<V>),
             ),
             post(devices::revoke),
+        ),
+        (
+            doc(
+                "post",
+                &p("/lockdown"),
+                "Revoke every other device, rotate the key, end every session",
+                AdminStepUp,
+                None,
+                Some(s::<V>),
+            ),
+            post(lifecycle::lockdown),
+        ),
+        (
+            doc(
+                "get",
+                &p("/policy"),
+                "The clinic's policies",
+                Device,
+                None,
+                Some(s::<crate::model::TenantPolicy>),
+            ),
+            get(lifecycle::policy_get),
+        ),
+        (
+            doc(
+                "put",
+                &p("/policy"),
+                "Replace the clinic's policies",
+                AdminStepUp,
+                Some(s::<crate::model::TenantPolicy>),
+                Some(s::<crate::model::TenantPolicy>),
+            ),
+            put(lifecycle::policy_put),
+        ),
+        (
+            doc(
+                "get",
+                &p("/quarantine"),
+                "Versions rescued by revoked devices",
+                Admin,
+                None,
+                Some(s::<Vec<crate::model::QuarantineItem>>),
+            ),
+            get(lifecycle::quarantine_list),
+        ),
+        (
+            doc(
+                "post",
+                &p("/quarantine/{version}/accept"),
+                "Accept a rescued version into the record",
+                Admin,
+                None,
+                Some(s::<crate::model::QuarantineItem>),
+            ),
+            post(lifecycle::quarantine_accept),
+        ),
+        (
+            doc(
+                "post",
+                &p("/quarantine/{version}/reject"),
+                "Reject a rescued version",
+                Admin,
+                None,
+                Some(s::<crate::model::QuarantineItem>),
+            ),
+            post(lifecycle::quarantine_reject),
+        ),
+        (
+            doc(
+                "post",
+                &p("/wipe/quarantine"),
+                "A revoked device's rescue upload before its wipe",
+                Session,
+                Some(s::<ward_proto::api::PushRequest>),
+                Some(s::<Vec<ward_proto::api::PushResult>>),
+            ),
+            post(lifecycle::wipe_quarantine),
+        ),
+        (
+            doc(
+                "post",
+                &p("/wipe/receipt"),
+                "A revoked device's signed wipe receipt",
+                Session,
+                Some(s::<ward_proto::wipe::SignedReceipt>),
+                Some(s::<crate::model::WipeState>),
+            ),
+            post(lifecycle::wipe_receipt),
         ),
         (
             doc(

@@ -29,7 +29,7 @@ pub use ward_proto::api::{
     PushItem, PushRequest, PushResult, PushStatus,
 };
 
-fn rejected(item: &PushItem, reason: impl Into<String>) -> PushResult {
+pub(super) fn rejected(item: &PushItem, reason: impl Into<String>) -> PushResult {
     PushResult {
         object_id: item.object_id,
         version_id: item.version_id,
@@ -97,16 +97,17 @@ impl<'a> AccessCache<'a> {
 use super::auth::authed_active as authed;
 
 /// A pushed item that passed the checks that need no storage.
-struct Candidate {
+pub(super) struct Candidate {
     index: usize,
     kind: Kind,
     client: ObjectId,
-    stored: StoredObject,
+    /// The version as it would be stored.
+    pub(super) stored: StoredObject,
 }
 
 /// Checks what can be checked without storage: kind, client, base64, and that the envelope's
 /// header is bound to exactly this tenant/object/version/kind.
-fn validate(
+pub(super) fn validate(
     state: &AppState,
     caller: &Caller,
     tenant: TenantId,
@@ -444,9 +445,15 @@ pub async fn pull(
         )
         .await?;
     }
+    // The tenant's key epoch and policy fingerprint ride on every page: a device still sealing
+    // under an older epoch (a revocation rotated it) fetches the keys again before it writes
+    // new data, and one with another policy fetches and applies the new one.
+    let t = state.stores.tenants.get_tenant(tenant).await?;
     Ok(Json(PullPage {
         objects,
         next_after,
         has_more,
+        key_epoch: t.as_ref().map(|t| t.current_epoch),
+        policy_tag: t.map(|t| t.policy.tag()),
     }))
 }

@@ -9,6 +9,7 @@
 //! crypto-shreds it. Calls run on tokio's blocking pool behind one connection mutex.
 
 mod audit;
+mod lifecycle;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -425,6 +426,29 @@ impl IdentityStore for Embedded {
             .run(move |c| rec_get(c, &id, "care_team", &k))
             .await?
             .is_some())
+    }
+
+    async fn list_care_teams(&self, tenant: TenantId) -> StoreResult<Vec<(ObjectId, uuid::Uuid)>> {
+        let id = t(tenant);
+        let keys: Vec<String> = self
+            .run(move |c| {
+                let mut s = c.prepare(
+                    "SELECT key FROM records WHERE tenant = ?1 AND kind = 'care_team' ORDER BY key",
+                )?;
+                let rows = s.query_map([id], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        keys.iter()
+            .map(|k| {
+                let bad = || StoreError::Backend(format!("bad care team key {k:?}"));
+                let (client, user) = k.split_once('#').ok_or_else(bad)?;
+                Ok((
+                    client.parse().map_err(|_| bad())?,
+                    user.parse().map_err(|_| bad())?,
+                ))
+            })
+            .collect()
     }
 }
 
@@ -864,5 +888,16 @@ impl KeyVault for Embedded {
         let kek = self.tenant_kek(tenant).await?;
         kek.open_small(&tenant_key_context(tenant), wrapped)
             .map_err(|_| StoreError::Backend("tenant key failed to unwrap".into()))
+    }
+
+    async fn wrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        _key_ref: &str,
+        plaintext: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        let kek = self.tenant_kek(tenant).await?;
+        kek.seal_small(&tenant_key_context(tenant), plaintext)
+            .map_err(|e| StoreError::Backend(e.to_string()))
     }
 }

@@ -308,4 +308,26 @@ impl BlobStore for LocalBlobs {
             Err(e) => Err(io(e)),
         }
     }
+
+    async fn get_blob(&self, tenant: TenantId, key: BlobKey) -> StoreResult<Option<Vec<u8>>> {
+        match std::fs::read(self.dir.join(key.path(tenant))) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    async fn put_blob(&self, tenant: TenantId, key: BlobKey, bytes: &[u8]) -> StoreResult<()> {
+        // Like `complete_upload`: temp file, fsync, rename, so a blob is whole or absent.
+        let final_path = self.dir.join(key.path(tenant));
+        if let Some(parent) = final_path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let tmp = final_path.with_extension("tmp");
+        let mut out = std::fs::File::create(&tmp).map_err(io)?;
+        out.write_all(bytes).map_err(io)?;
+        out.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &final_path).map_err(io)?;
+        Ok(())
+    }
 }

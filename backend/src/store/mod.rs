@@ -94,6 +94,9 @@ pub trait IdentityStore: Send + Sync {
         client: ObjectId,
         user: uuid::Uuid,
     ) -> StoreResult<bool>;
+    /// Every care-team membership `(client, user)` of the tenant, sorted (backup and restore
+    /// only; never on a request path).
+    async fn list_care_teams(&self, tenant: TenantId) -> StoreResult<Vec<(ObjectId, uuid::Uuid)>>;
 }
 
 /// Devices, sessions and request nonces.
@@ -264,6 +267,12 @@ pub trait BlobStore: Send + Sync {
     async fn presign_get(&self, tenant: TenantId, key: BlobKey, ttl_s: u32) -> StoreResult<String>;
     /// The blob's size, if it exists.
     async fn blob_size(&self, tenant: TenantId, key: BlobKey) -> StoreResult<Option<u64>>;
+    /// The blob's bytes (ciphertext), if it exists: backup export only, never on a request
+    /// path (devices download with presigned URLs).
+    async fn get_blob(&self, tenant: TenantId, key: BlobKey) -> StoreResult<Option<Vec<u8>>>;
+    /// Stores a whole blob (ciphertext) at once: backup restore only (devices upload with
+    /// presigned multipart URLs).
+    async fn put_blob(&self, tenant: TenantId, key: BlobKey, bytes: &[u8]) -> StoreResult<()>;
 }
 
 /// Most stored entries one [`AuditStore::query`] call looks at: a narrow filter over a long
@@ -380,6 +389,54 @@ pub trait KeyVault: Send + Sync {
         key_ref: &str,
         wrapped: &[u8],
     ) -> StoreResult<Zeroizing<Vec<u8>>>;
+    /// Wraps an existing tenant key (or wipe-key seed) under this store's KEK `key_ref`, bound
+    /// to the tenant like [`generate_tenant_key`](Self::generate_tenant_key) does: backup
+    /// restore re-wraps a tenant's keys for the store it is restored into.
+    async fn wrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        key_ref: &str,
+        plaintext: &[u8],
+    ) -> StoreResult<Vec<u8>>;
+}
+
+/// Device lifecycle state beyond status: tenant policies, remote-wipe state and the
+/// quarantine of records rescued by revoked devices.
+#[async_trait]
+pub trait LifecycleStore: Send + Sync {
+    /// Replaces the tenant's policies.
+    async fn set_tenant_policy(
+        &self,
+        tenant: TenantId,
+        policy: &crate::model::TenantPolicy,
+    ) -> StoreResult<()>;
+    /// Records a device's wipe state (the queued command, later its receipt).
+    async fn set_device_wipe(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        wipe: &crate::model::WipeState,
+    ) -> StoreResult<()>;
+    /// Stores a rescued version once; `false` if that version is already in quarantine.
+    async fn put_quarantine(
+        &self,
+        tenant: TenantId,
+        item: &crate::model::QuarantineItem,
+    ) -> StoreResult<bool>;
+    /// The tenant's quarantine, oldest first.
+    async fn list_quarantine(
+        &self,
+        tenant: TenantId,
+    ) -> StoreResult<Vec<crate::model::QuarantineItem>>;
+    /// Moves a pending version to `to` (accepted or rejected) once; `None` if there is no
+    /// such version or it was already decided.
+    async fn decide_quarantine(
+        &self,
+        tenant: TenantId,
+        version: VersionId,
+        to: crate::model::QuarantineStatus,
+        at_ms: i64,
+    ) -> StoreResult<Option<crate::model::QuarantineItem>>;
 }
 
 /// One adapter's implementation of every port.
@@ -399,6 +456,8 @@ pub struct Stores {
     pub keys: Arc<dyn KeyVault>,
     /// Photo blobs.
     pub blobs: Arc<dyn BlobStore>,
+    /// Policies, wipes, quarantine.
+    pub lifecycle: Arc<dyn LifecycleStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -417,6 +476,7 @@ impl Stores {
             + ObjectStore
             + AuditStore
             + KeyVault
+            + LifecycleStore
             + 'static,
     {
         Self {
@@ -425,6 +485,7 @@ impl Stores {
             devices: a.clone(),
             objects: a.clone(),
             audit: a.clone(),
+            lifecycle: a.clone(),
             keys: a,
             blobs,
         }

@@ -24,7 +24,7 @@ use ward_core::domain::notes::NoteBody;
 use ward_core::domain::photos::PhotoInput;
 use ward_core::ffi::VaultConfig;
 use ward_core::sync::{PasskeyProvider, SoftwarePasskey, WardSync};
-use ward_core::{SoftwareKeyStore, WardVault};
+use ward_core::{SoftwareKeyStore, WardError, WardVault};
 
 #[derive(Parser)]
 #[command(name = "ward", version, about = "A Ward device on the command line")]
@@ -106,6 +106,29 @@ enum AdminCmd {
     },
     /// The clinic's devices.
     Devices,
+    /// Revoke a device (passkey step-up): its sessions end, the clinic key rotates, and it
+    /// wipes itself at its next contact after rescuing unsynced notes to quarantine.
+    Revoke {
+        /// Device id.
+        device: String,
+    },
+    /// Versions rescued by revoked devices; `--accept`/`--reject` decides one.
+    Quarantine {
+        /// Accept this version into the record.
+        #[arg(long, conflicts_with = "reject")]
+        accept: Option<String>,
+        /// Reject this version.
+        #[arg(long)]
+        reject: Option<String>,
+    },
+    /// Revoke every other device and end every session (passkey step-up).
+    Lockdown,
+    /// Replace the clinic's policies with this JSON (passkey step-up).
+    Policy {
+        /// e.g. '{"idle_lock_seconds":300,"offline_lease_hours":336,"lease_warning_hours":72,
+        /// "photo_consent_required":true,"exif_keep":["Orientation"],"rescue_on_wipe":true}'
+        json: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -322,7 +345,16 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
         }
         Cmd::Sync => {
             let vault = dev.open()?;
-            let s = WardSync::new(vault)?.sync(None)?;
+            let s = match WardSync::new(vault)?.sync(None) {
+                Err(WardError::Wiped) => {
+                    println!(
+                        "this device was revoked by a clinic admin: its unsynced work was \
+                         handed to the clinic and the vault has been wiped"
+                    );
+                    return Ok(());
+                }
+                other => other?,
+            };
             println!(
                 "pushed {} (refused {}), photos uploaded {}, pulled {}, requests {}",
                 s.pushed, s.refused, s.photos_uploaded, s.pulled, s.requests
@@ -450,6 +482,33 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
             let vault = dev.open()?;
             let sync = WardSync::new(vault)?;
             match a {
+                AdminCmd::Revoke { device } => {
+                    println!("{}", sync.revoke_device(device, dev.passkey()?)?);
+                }
+                AdminCmd::Lockdown => println!("{}", sync.lockdown(dev.passkey()?)?),
+                AdminCmd::Policy { json } => {
+                    println!("{}", sync.update_clinic_policy(json, dev.passkey()?)?);
+                }
+                AdminCmd::Quarantine { accept, reject } => {
+                    if let Some(v) = accept {
+                        sync.decide_quarantine(v.clone(), true)?;
+                        println!("accepted {v}");
+                    } else if let Some(v) = reject {
+                        sync.decide_quarantine(v.clone(), false)?;
+                        println!("rejected {v}");
+                    } else {
+                        let list: serde_json::Value = serde_json::from_str(&sync.quarantine()?)?;
+                        for q in list.as_array().into_iter().flatten() {
+                            println!(
+                                "{}  {:<8}  from device {}  client {}",
+                                q["version_id"].as_str().unwrap_or_default(),
+                                q["status"].as_str().unwrap_or_default(),
+                                q["device_id"].as_str().unwrap_or_default(),
+                                q["client_id"].as_str().unwrap_or("-")
+                            );
+                        }
+                    }
+                }
                 AdminCmd::Invite { role, name } => println!("{}", sync.create_invite(role, name)?),
                 AdminCmd::Approve { device } => {
                     sync.approve_device(device.clone())?;

@@ -105,6 +105,10 @@ pub struct SessionGrant {
     pub token: String,
     /// Expiry.
     pub expires_at_ms: i64,
+    /// The tenant's wipe-command key (Ed25519, base64url): the device pins it at enrollment
+    /// and executes only wipe commands signed by it.
+    #[serde(default)]
+    pub wipe_public_key: Option<String>,
 }
 
 /// Start of login.
@@ -234,6 +238,14 @@ pub struct PullPage {
     pub next_after: u64,
     /// Whether more may follow.
     pub has_more: bool,
+    /// The tenant's current key epoch: a device holding an older one fetches the keys again
+    /// (after a revocation rotated them) before it seals new data.
+    #[serde(default)]
+    pub key_epoch: Option<u32>,
+    /// [`TenantPolicy::tag`] of the clinic's current policy: a device holding another one
+    /// fetches it (`/me`) and applies it.
+    #[serde(default)]
+    pub policy_tag: Option<String>,
 }
 
 /// Start or resume a photo upload.
@@ -305,6 +317,9 @@ pub struct DownloadRequest {
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
+    /// With `410 wipe_required`: the signed wipe command the device must execute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wipe: Option<crate::wipe::SignedWipe>,
 }
 
 /// A stable error code and a human message.
@@ -330,6 +345,133 @@ pub struct Me {
     pub device_status: DeviceStatus,
     /// Tenant key epoch new data should use.
     pub current_epoch: u32,
+    /// The clinic's policies (lease, idle lock, consent, EXIF, rescue on wipe).
+    #[serde(default)]
+    pub policy: TenantPolicy,
+}
+
+/// A clinic's policies, set by its admins and applied by every device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantPolicy {
+    /// Seconds of inactivity before the app locks (30..=3600).
+    pub idle_lock_seconds: u32,
+    /// Hours a device may go without reaching the backend before it wipes itself (24..=2160).
+    pub offline_lease_hours: u32,
+    /// Hours before the lease runs out during which the user is warned (1..lease).
+    pub lease_warning_hours: u32,
+    /// Whether a photo needs a recorded consent.
+    pub photo_consent_required: bool,
+    /// EXIF tags kept on photos (everything else is stripped), e.g. `["Orientation"]`.
+    pub exif_keep: Vec<String>,
+    /// Whether a revoked device uploads its unsynced records to quarantine before its wipe.
+    pub rescue_on_wipe: bool,
+}
+
+impl Default for TenantPolicy {
+    fn default() -> Self {
+        Self {
+            idle_lock_seconds: 300,
+            offline_lease_hours: 336,
+            lease_warning_hours: 72,
+            photo_consent_required: true,
+            exif_keep: vec!["Orientation".into()],
+            rescue_on_wipe: true,
+        }
+    }
+}
+
+impl TenantPolicy {
+    /// Checks the ranges; the message names the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(30..=3600).contains(&self.idle_lock_seconds) {
+            return Err("idle_lock_seconds must be between 30 and 3600".into());
+        }
+        if !(24..=2160).contains(&self.offline_lease_hours) {
+            return Err("offline_lease_hours must be between 24 and 2160 (90 days)".into());
+        }
+        if self.lease_warning_hours == 0 || self.lease_warning_hours >= self.offline_lease_hours {
+            return Err("lease_warning_hours must be at least 1 and less than the lease".into());
+        }
+        if let Some(bad) = self.exif_keep.iter().find(|t| exif_tag(t).is_none()) {
+            let known: Vec<&str> = EXIF_TAGS.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "exif_keep: unknown EXIF tag {bad:?} (known: {})",
+                known.join(", ")
+            ));
+        }
+        Ok(())
+    }
+
+    /// A short fingerprint of the policy, sent with every pull page so a device refetches
+    /// the policy only when it changed.
+    pub fn tag(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let d = ring::digest::digest(&ring::digest::SHA256, &json);
+        d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// EXIF tags an admin may keep on photos (everything else is stripped at capture): name and
+/// tag number.
+pub const EXIF_TAGS: &[(&str, u16)] = &[
+    ("Orientation", 0x0112),
+    ("DateTimeOriginal", 0x9003),
+    ("OffsetTimeOriginal", 0x9011),
+    ("Make", 0x010F),
+    ("Model", 0x0110),
+    ("ExposureTime", 0x829A),
+    ("FNumber", 0x829D),
+    ("ISOSpeedRatings", 0x8827),
+    ("FocalLength", 0x920A),
+    ("Flash", 0x9209),
+    ("WhiteBalance", 0xA403),
+    ("ColorSpace", 0xA001),
+];
+
+/// The tag number of an EXIF tag name from [`EXIF_TAGS`].
+pub fn exif_tag(name: &str) -> Option<u16> {
+    EXIF_TAGS.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
+/// A record version a revoked device rescued before its wipe, awaiting an admin's decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+pub struct QuarantineItem {
+    /// Object.
+    pub object_id: ObjectId,
+    /// Version.
+    pub version_id: VersionId,
+    /// Kind code.
+    pub kind: u8,
+    /// Client it belongs to.
+    pub client_id: Option<ObjectId>,
+    /// Parent version.
+    pub parent_version: Option<VersionId>,
+    /// The device that rescued it.
+    pub device_id: DeviceId,
+    /// When it arrived.
+    pub received_at_ms: i64,
+    /// `pending`, `accepted` or `rejected`.
+    pub status: QuarantineStatus,
+    /// When an admin decided.
+    pub decided_at_ms: Option<i64>,
+    /// The envelope, base64url.
+    pub envelope: String,
+}
+
+/// An admin's decision on a quarantined version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum QuarantineStatus {
+    /// Not decided yet.
+    Pending,
+    /// Entered the record.
+    Accepted,
+    /// Discarded.
+    Rejected,
 }
 
 /// A presigned download (`POST .../downloads`).

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod sealed;
 pub mod signing;
 pub mod stream;
+pub mod wipe;
 
 pub use envelope::{Envelope, EnvelopeError, Header, Kind, ObjectRef};
 pub use ids::{DeviceId, ObjectId, TenantId, VersionId};

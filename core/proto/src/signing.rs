@@ -182,6 +182,14 @@ impl DeviceKey {
         out
     }
 
+    /// Signs `message` as is: only for messages that carry their own domain-separation
+    /// prefix (ward-proto's wipe receipts), so a signature cannot pass for a request's.
+    pub fn sign_message(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        let mut out = [0u8; SIGNATURE_LEN];
+        out.copy_from_slice(self.pair.sign(message).as_ref());
+        out
+    }
+
     /// Signs a request; the result goes in [`HEADER_SIGNATURE`].
     pub fn sign_request(
         &self,

@@ -46,6 +46,10 @@ pub enum SyncError {
     /// The sync was cancelled.
     #[error("cancelled")]
     Cancelled,
+    /// An admin revoked this device: the backend sent a signed wipe command (verified and
+    /// executed by [`super::wipe`], never trusted as is).
+    #[error("this device was revoked and must be wiped")]
+    WipeRequired(Box<ward_proto::wipe::SignedWipe>),
 }
 
 impl SyncError {
@@ -230,10 +234,13 @@ impl ApiClient {
 }
 
 fn status_error(status: StatusCode, body: String) -> SyncError {
-    let (code, message) = match serde_json::from_str::<ErrorBody>(&body) {
-        Ok(e) => (e.error.code, e.error.message),
-        Err(_) => (String::new(), body.chars().take(200).collect()),
+    let (code, message, wipe) = match serde_json::from_str::<ErrorBody>(&body) {
+        Ok(e) => (e.error.code, e.error.message, e.wipe),
+        Err(_) => (String::new(), body.chars().take(200).collect(), None),
     };
+    if let (StatusCode::GONE, Some(w)) = (status, wipe) {
+        return SyncError::WipeRequired(Box::new(w));
+    }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         SyncError::Offline(format!("{status}: {message}"))
     } else if code == "replayed_request" {

@@ -67,7 +67,7 @@ impl Progress for NoProgress {
 }
 
 /// Runs `f` until it succeeds, fails for good, or `ATTEMPTS` transient failures passed.
-async fn retry<T, F, Fut>(mut f: F) -> Result<T, SyncError>
+pub(super) async fn retry<T, F, Fut>(mut f: F) -> Result<T, SyncError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, SyncError>>,
@@ -95,6 +95,27 @@ pub struct Engine {
     vault: Arc<Vault>,
     api: ApiClient,
     session: Session,
+}
+
+/// The wire form of an outbox batch (pushes and the rescue upload before a wipe).
+pub(super) fn push_request(batch: &[crate::vault::outbox::OutboxItem]) -> PushRequest {
+    PushRequest {
+        objects: batch
+            .iter()
+            .map(|it| PushItem {
+                object_id: it.object.object,
+                version_id: it.object.version,
+                kind: it.object.kind as u8,
+                client_id: if it.object.kind == Kind::Client {
+                    None
+                } else {
+                    it.client
+                },
+                parent_version: it.parent,
+                envelope: URL_SAFE_NO_PAD.encode(&it.envelope),
+            })
+            .collect(),
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -139,7 +160,27 @@ impl Engine {
     }
 
     /// One full sync: push, upload photos, pull. Records the time of contact.
+    ///
+    /// If the backend says this device was revoked, the signed wipe command is verified and
+    /// executed ([`super::wipe`]) and the result is [`ClientError::Wiped`].
     pub async fn sync(&self, progress: &dyn Progress) -> Result<SyncReport, ClientError> {
+        match self.sync_once(progress).await {
+            Err(ClientError::Sync(SyncError::WipeRequired(signed))) => {
+                Err(self.wipe(&signed).await)
+            }
+            other => other,
+        }
+    }
+
+    /// Executes a wipe command the backend sent; the error to return either way.
+    pub async fn wipe(&self, signed: &ward_proto::wipe::SignedWipe) -> ClientError {
+        match super::wipe::execute(&self.vault, &self.api, &self.session, signed).await {
+            Ok(outcome) => ClientError::Wiped(outcome),
+            Err(e) => e,
+        }
+    }
+
+    async fn sync_once(&self, progress: &dyn Progress) -> Result<SyncReport, ClientError> {
         let mut report = SyncReport::default();
         self.push(&mut report, progress).await?;
         self.upload_photos(&mut report, progress).await?;
@@ -172,23 +213,7 @@ impl Engine {
             if batch.is_empty() {
                 return Ok(());
             }
-            let request = PushRequest {
-                objects: batch
-                    .iter()
-                    .map(|it| PushItem {
-                        object_id: it.object.object,
-                        version_id: it.object.version,
-                        kind: it.object.kind as u8,
-                        client_id: if it.object.kind == Kind::Client {
-                            None
-                        } else {
-                            it.client
-                        },
-                        parent_version: it.parent,
-                        envelope: URL_SAFE_NO_PAD.encode(&it.envelope),
-                    })
-                    .collect(),
-            };
+            let request = push_request(&batch);
             let body = serde_json::to_vec(&request).map_err(CoreError::from)?;
             let results: Vec<PushResult> = self
                 .call(
@@ -342,6 +367,20 @@ impl Engine {
             report.pulled += added as u64;
             progress.on_progress("pull", report.pulled, report.pulled);
             if !page.has_more {
+                // A revocation rotated the tenant key: fetch the new epoch so what this device
+                // writes next is sealed under a key the revoked phone never had.
+                let held = self.vault.sync_meta_i64("current_epoch")?.unwrap_or(0);
+                if page.key_epoch.is_some_and(|e| i64::from(e) > held) {
+                    report.requests += 1;
+                    super::identity::release_keys(&self.vault, &self.api, &self.session).await?;
+                }
+                let applied = self.vault.sync_meta(super::identity::POLICY_TAG)?;
+                if let Some(tag) = &page.policy_tag
+                    && applied.as_deref() != Some(tag.as_bytes())
+                {
+                    report.requests += 1;
+                    super::identity::me(&self.vault, &self.api, &self.session).await?;
+                }
                 return Ok(());
             }
         }

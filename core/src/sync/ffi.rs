@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use reqwest::Method;
 use tokio::sync::Notify;
 
 use super::client::{ApiClient, SyncError};
@@ -28,6 +29,7 @@ impl From<ClientError> for WardError {
             ClientError::Passkey(p) => WardError::SignInRequired {
                 detail: p.to_string(),
             },
+            ClientError::Wiped(_) => WardError::Wiped,
             ClientError::Sync(s) => match s {
                 SyncError::Offline(d) => WardError::Offline { detail: d },
                 SyncError::Unauthenticated(d) => WardError::SignInRequired { detail: d },
@@ -36,6 +38,10 @@ impl From<ClientError> for WardError {
                     detail: e.to_string(),
                 },
                 SyncError::Protocol(d) => WardError::Internal { detail: d },
+                // Only reaches here if a call other than sync met it; sync executes it.
+                e @ SyncError::WipeRequired(_) => WardError::ServerRefused {
+                    detail: e.to_string(),
+                },
             },
         }
     }
@@ -217,7 +223,11 @@ impl WardSync {
     pub fn login(&self, passkey: Arc<dyn PasskeyProvider>) -> R<String> {
         let api = self.enrolled_api()?;
         self.run(async {
-            identity::login(&self.vault, &api, passkey.as_ref()).await?;
+            let login = identity::login(&self.vault, &api, passkey.as_ref()).await;
+            if let Err(ClientError::Sync(SyncError::WipeRequired(w))) = login {
+                return Err(self.execute_wipe(&api, &w).await);
+            }
+            login?;
             self.after_sign_in(&api).await?;
             Ok(identity::enrollment(&self.vault)?
                 .map(|e| e.device_status)
@@ -278,6 +288,69 @@ impl WardSync {
         })
     }
 
+    /// Admin: revokes a device after a passkey step-up. Its sessions end, the clinic key
+    /// rotates, and a signed wipe command waits for its next contact. Returns the server's
+    /// answer (JSON).
+    pub fn revoke_device(&self, device_id: String, passkey: Arc<dyn PasskeyProvider>) -> R<String> {
+        let id = parse_id::<ward_proto::DeviceId>(&device_id, "device")?;
+        self.admin_step_up(passkey, Method::POST, format!("/devices/{id}/revoke"), None)
+    }
+
+    /// Admin: tenant lockdown after a passkey step-up: every other device revoked and wiped,
+    /// the key rotated, every session ended (this one too: sign in again). JSON answer.
+    pub fn lockdown(&self, passkey: Arc<dyn PasskeyProvider>) -> R<String> {
+        self.admin_step_up(passkey, Method::POST, "/lockdown".into(), None)
+    }
+
+    /// Admin: replaces the clinic's policies (JSON: idle_lock_seconds, offline_lease_hours,
+    /// lease_warning_hours, photo_consent_required, exif_keep, rescue_on_wipe) after a passkey
+    /// step-up; every device applies them at its next sync. Returns the stored policy (JSON).
+    pub fn update_clinic_policy(
+        &self,
+        policy_json: String,
+        passkey: Arc<dyn PasskeyProvider>,
+    ) -> R<String> {
+        let body: serde_json::Value =
+            serde_json::from_str(&policy_json).map_err(|e| WardError::InvalidInput {
+                detail: format!("policy is not JSON: {e}"),
+            })?;
+        self.admin_step_up(passkey, Method::PUT, "/policy".into(), Some(body))
+    }
+
+    /// Admin: versions rescued by revoked devices, awaiting a decision (JSON array).
+    pub fn quarantine(&self) -> R<String> {
+        let engine = self.engine()?;
+        self.run(async {
+            Ok(identity::admin_call(
+                engine.api(),
+                engine.session(),
+                Method::GET,
+                "/quarantine",
+                None,
+            )
+            .await?
+            .to_string())
+        })
+    }
+
+    /// Admin: accepts a rescued version into the record (`accept`) or rejects it.
+    pub fn decide_quarantine(&self, version_id: String, accept: bool) -> R<()> {
+        let id = parse_id::<ward_proto::VersionId>(&version_id, "version")?;
+        let verb = if accept { "accept" } else { "reject" };
+        let engine = self.engine()?;
+        self.run(async {
+            identity::admin_call(
+                engine.api(),
+                engine.session(),
+                Method::POST,
+                &format!("/quarantine/{id}/{verb}"),
+                None,
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
     /// Stops a running call at its next step; it returns `Cancelled`.
     pub fn cancel(&self) {
         self.cancel.notify_waiters();
@@ -320,10 +393,52 @@ impl WardSync {
 }
 
 impl WardSync {
+    fn admin_step_up(
+        &self,
+        passkey: Arc<dyn PasskeyProvider>,
+        method: Method,
+        rest: String,
+        body: Option<serde_json::Value>,
+    ) -> R<String> {
+        let engine = self.engine()?;
+        self.run(async {
+            identity::step_up(engine.api(), engine.session(), passkey.as_ref()).await?;
+            Ok(
+                identity::admin_call(engine.api(), engine.session(), method, &rest, body.as_ref())
+                    .await?
+                    .to_string(),
+            )
+        })
+    }
+
+    /// Executes a wipe command met outside a sync (login, refresh) with the stored session.
+    async fn execute_wipe(
+        &self,
+        api: &ApiClient,
+        signed: &ward_proto::wipe::SignedWipe,
+    ) -> ClientError {
+        match identity::load_session(&self.vault) {
+            Ok(Some(session)) => {
+                Engine::new(self.vault.clone(), api.clone(), session)
+                    .wipe(signed)
+                    .await
+            }
+            Ok(None) => CoreError::NotAllowed("no session to execute the wipe with".into()).into(),
+            Err(e) => e.into(),
+        }
+    }
+
     async fn after_sign_in(&self, api: &ApiClient) -> Result<(), ClientError> {
         let session = identity::load_session(&self.vault)?
             .ok_or_else(|| CoreError::NotAllowed("no session".into()))?;
-        let me = identity::me(&self.vault, api, &session).await?;
+        let me = match identity::me(&self.vault, api, &session).await {
+            Err(ClientError::Sync(SyncError::WipeRequired(w))) => {
+                return Err(Engine::new(self.vault.clone(), api.clone(), session)
+                    .wipe(&w)
+                    .await);
+            }
+            other => other?,
+        };
         if me.device_status == ward_proto::api::DeviceStatus::Active {
             identity::release_keys(&self.vault, api, &session).await?;
         }

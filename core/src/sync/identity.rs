@@ -44,6 +44,9 @@ pub enum ClientError {
     /// The authenticator failed.
     #[error(transparent)]
     Passkey(#[from] super::passkey::PasskeyError),
+    /// An admin revoked this device and it executed the signed wipe: the vault is gone.
+    #[error("this device was revoked and has been wiped ({} records rescued)", .0.rescued)]
+    Wiped(super::wipe::WipeOutcome),
 }
 
 /// The stored session (sealed under the vault key).
@@ -116,6 +119,13 @@ fn store_grant(vault: &Vault, grant: &SessionGrant) -> Result<(), CoreError> {
         "device_status",
         status_name(&grant.device_status).as_bytes(),
     )?;
+    // Pinned once, at enrollment: a later grant cannot swap the key wipe commands are checked
+    // against.
+    if let Some(k) = &grant.wipe_public_key
+        && vault.sync_meta(super::wipe::PINNED_WIPE_KEY)?.is_none()
+    {
+        vault.set_sync_meta(super::wipe::PINNED_WIPE_KEY, k.as_bytes())?;
+    }
     Ok(())
 }
 
@@ -221,6 +231,7 @@ pub async fn me(vault: &Vault, api: &ApiClient, session: &Session) -> Result<Me,
         .signed(session, Method::GET, &api.path("/me"), None)
         .await?;
     vault.set_sync_meta("device_status", status_name(&me.device_status).as_bytes())?;
+    apply_policy(vault, &me.policy)?;
     Ok(me)
 }
 
@@ -308,3 +319,66 @@ pub async fn list_devices(api: &ApiClient, session: &Session) -> Result<Value, C
         .signed(session, Method::GET, &api.path("/devices"), None)
         .await?)
 }
+
+/// A fresh passkey assertion for this session (step-up), which destructive admin actions
+/// (revoke, lockdown, policy changes) require within the last five minutes.
+pub async fn step_up(
+    api: &ApiClient,
+    session: &Session,
+    passkey: &dyn PasskeyProvider,
+) -> Result<(), ClientError> {
+    let started: CeremonyStarted = api
+        .signed(session, Method::POST, &api.path("/step-up/start"), None)
+        .await?;
+    let credential = passkey.get_passkey(started.options.to_string())?;
+    let credential: Value = serde_json::from_str(&credential).map_err(protocol)?;
+    let _: Value = api
+        .signed_json(
+            session,
+            Method::POST,
+            &api.path("/step-up/finish"),
+            &json!({"ceremony_id": started.ceremony_id, "credential": credential}),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Admin: an authenticated call under the tenant (`rest` like `/quarantine`), JSON in and out.
+pub async fn admin_call(
+    api: &ApiClient,
+    session: &Session,
+    method: Method,
+    rest: &str,
+    body: Option<&Value>,
+) -> Result<Value, ClientError> {
+    let path = api.path(rest);
+    Ok(match body {
+        Some(b) => api.signed_json(session, method, &path, b).await?,
+        None => api.signed(session, method, &path, None).await?,
+    })
+}
+
+/// Applies the clinic's policy to this vault (idle lock, lease and warning, consent, EXIF
+/// keep-list) and remembers its fingerprint; the phone's own settings (thumbnail size, alarm
+/// threshold) stay as they are.
+pub fn apply_policy(vault: &Vault, p: &ward_proto::api::TenantPolicy) -> Result<(), CoreError> {
+    let mut local = vault.policy();
+    local.idle_lock_seconds = p.idle_lock_seconds;
+    local.offline_lease_hours = p.offline_lease_hours;
+    local.lease_warning_hours = p.lease_warning_hours;
+    local.photo_consent_required = p.photo_consent_required;
+    local.exif_keep_tags = p
+        .exif_keep
+        .iter()
+        .filter_map(|n| ward_proto::api::exif_tag(n))
+        .collect();
+    if local != vault.policy() {
+        tracing::info!(tag = %p.tag(), "applying the clinic's policy");
+        vault.set_policy(local)?;
+    }
+    vault.set_sync_meta(POLICY_TAG, p.tag().as_bytes())?;
+    Ok(())
+}
+
+/// Sync bookkeeping key of the applied policy's fingerprint.
+pub const POLICY_TAG: &str = "policy_tag";

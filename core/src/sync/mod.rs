@@ -13,6 +13,7 @@ pub mod engine;
 pub mod ffi;
 pub mod identity;
 pub mod passkey;
+pub mod wipe;
 
 pub use client::{ApiClient, Session, SyncError};
 pub use engine::{Engine, NoProgress, Progress, SyncReport};

@@ -301,4 +301,46 @@ impl BlobStore for S3Blobs {
             Err(e) => Err(sdk_err("HeadObject", e)),
         }
     }
+
+    async fn get_blob(&self, tenant: TenantId, key: BlobKey) -> StoreResult<Option<Vec<u8>>> {
+        let r = self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.aws.bucket)
+            .key(key.path(tenant))
+            .send()
+            .await;
+        let out = match r {
+            Ok(o) => o,
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_no_such_key()) => {
+                return Ok(None);
+            }
+            Err(e) => return Err(sdk_err("GetObject", e)),
+        };
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| StoreError::Backend(format!("GetObject body: {e}")))?;
+        Ok(Some(bytes.into_bytes().to_vec()))
+    }
+
+    async fn put_blob(&self, tenant: TenantId, key: BlobKey, bytes: &[u8]) -> StoreResult<()> {
+        let kms_key = self.kms_key(tenant).await?;
+        self.aws
+            .s3
+            .put_object()
+            .bucket(&self.aws.bucket)
+            .key(key.path(tenant))
+            .content_type("application/octet-stream")
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(kms_key)
+            .bucket_key_enabled(true)
+            .body(aws_sdk_s3::primitives::ByteStream::from(bytes.to_vec()))
+            .send()
+            .await
+            .map_err(|e| sdk_err("PutObject", e))?;
+        Ok(())
+    }
 }

@@ -51,6 +51,9 @@ fn device_from(item: &Item) -> StoreResult<Device> {
     let mut d: Device = body(item)?;
     d.status = status_from(get_s(item, STATUS)?)?;
     d.last_seen_ms = get_n(item, SEEN)?;
+    if let Some(wipe) = super::lifecycle::json_attr(item, super::lifecycle::WIPE)? {
+        d.wipe = Some(wipe);
+    }
     Ok(d)
 }
 

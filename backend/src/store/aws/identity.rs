@@ -130,4 +130,21 @@ impl IdentityStore for Aws {
             .await?
             .is_some())
     }
+
+    async fn list_care_teams(&self, tenant: TenantId) -> StoreResult<Vec<(ObjectId, uuid::Uuid)>> {
+        let p = Partition::new(tenant, Kind::CareTeam);
+        let items = self.table.query(&p, Range::All, true, None).await?;
+        items
+            .iter()
+            .map(|item| {
+                let k = super::table::get_s(item, super::table::SK)?;
+                let bad = || crate::error::StoreError::Backend(format!("bad care team key {k:?}"));
+                let (client, user) = k.split_once('#').ok_or_else(bad)?;
+                Ok((
+                    client.parse().map_err(|_| bad())?,
+                    user.parse().map_err(|_| bad())?,
+                ))
+            })
+            .collect()
+    }
 }

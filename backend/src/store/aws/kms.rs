@@ -109,4 +109,24 @@ impl KeyVault for Aws {
             .map(|b| Zeroizing::new(b.into_inner()))
             .ok_or_else(|| StoreError::Backend("Decrypt returned no plaintext".into()))
     }
+
+    async fn wrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        key_ref: &str,
+        plaintext: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        let out = self
+            .kms
+            .encrypt()
+            .key_id(key_ref)
+            .plaintext(Blob::new(plaintext))
+            .encryption_context(CONTEXT_KEY, tenant.to_string())
+            .send()
+            .await
+            .map_err(|e| sdk_err("Encrypt: tenant key failed to wrap", e))?;
+        out.ciphertext_blob
+            .map(Blob::into_inner)
+            .ok_or_else(|| StoreError::Backend("Encrypt returned no ciphertext".into()))
+    }
 }

@@ -12,6 +12,7 @@ mod devices;
 mod emulator;
 mod identity;
 mod kms;
+mod lifecycle;
 mod objects;
 mod table;
 mod tenants;

@@ -84,6 +84,8 @@ pub(super) enum Kind {
     AuditByDevice,
     /// One device's accepted audit chain (sharded by device; sk zero-padded seq).
     AuditChain,
+    /// Records rescued by revoked devices (sk version id).
+    Quarantine,
 }
 
 impl Kind {
@@ -106,6 +108,7 @@ impl Kind {
             Kind::Audit => "AUDIT",
             Kind::AuditByDevice => "AUDITDEV",
             Kind::AuditChain => "ACHAIN",
+            Kind::Quarantine => "QUAR",
         }
     }
 }

@@ -22,6 +22,9 @@ const EPOCH: &str = "epoch";
 fn tenant_from(item: &Item) -> StoreResult<Tenant> {
     let mut t: Tenant = body(item)?;
     t.current_epoch = get_n(item, EPOCH)?;
+    if let Some(policy) = super::lifecycle::json_attr(item, super::lifecycle::POLICY)? {
+        t.policy = policy;
+    }
     Ok(t)
 }
 
