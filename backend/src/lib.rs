@@ -3,6 +3,7 @@
 //! adapter and configuration.
 
 pub mod api;
+pub mod backup;
 pub mod config;
 pub mod error;
 pub mod model;

@@ -11,6 +11,12 @@ use ward_backend::{AppState, Config, api, router, tenants};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("backup") {
+        // `ward-server backup export|restore|drill …` (JSON report on stdout, no server).
+        let ok = ward_backend::backup::cli::run(&args[2..]).await?;
+        std::process::exit(if ok { 0 } else { 1 });
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
