@@ -523,7 +523,7 @@ function renderReport(value, caption) {
     const keys = [...new Set(value.flatMap((v) => Object.keys(v)))];
     const cols = [];
     if (keys.includes('client_id')) cols.push({ label: 'client', value: (r) => clientName(r.client_id) });
-    for (const k of keys) cols.push({ label: k.replace(/_/g, ' '), value: (r) => cell(k, r[k]) });
+    for (const k of keys) cols.push({ label: label(k), value: (r) => cell(k, r[k]) });
     return table(caption, cols, value);
   }
   if (value && typeof value === 'object') {
@@ -537,12 +537,17 @@ function renderReport(value, caption) {
       'div',
       { class: 'report' },
       scalars.length
-        ? el('dl', {}, scalars.flatMap(([k, v]) => [el('dt', {}, k.replace(/_/g, ' ')), el('dd', {}, cell(k, v))]))
+        ? el('dl', {}, scalars.flatMap(([k, v]) => [el('dt', {}, label(k)), el('dd', {}, cell(k, v))]))
         : null,
-      nested.map(([k, v]) => el('div', {}, el('h4', {}, k.replace(/_/g, ' ')), renderReport(v, k.replace(/_/g, ' ')))),
+      nested.map(([k, v]) => el('div', {}, el('h4', {}, label(k)), renderReport(v, label(k)))),
     );
   }
   return el('p', {}, String(value));
+}
+
+/** A field name for people: `last_contact_ms` -> "last contact". */
+function label(k) {
+  return k.replace(/_ms$/, '').replace(/_/g, ' ');
 }
 
 function isClientKey(k) {
@@ -559,6 +564,26 @@ function cell(key, v) {
   return String(v);
 }
 
+/** The audit view's entries (`{cursor, at_ms, actor, device_id, action, target, client, count, source, chain}`). */
+function auditTable(events) {
+  return table(
+    'Audit events',
+    [
+      { label: 'When', value: (e) => when(e.at_ms) },
+      { label: 'Person', value: (e) => (state.users.has(e.actor) ? userName(e.actor) : e.actor || '—') },
+      { label: 'Device', value: (e) => (e.device_id ? deviceName(e.device_id) : '—') },
+      { label: 'Action', value: (e) => e.action },
+      { label: 'Target', value: (e) => (e.target ? (state.devices.some((d) => d.device_id === e.target) ? deviceName(e.target) : e.target) : '—') },
+      { label: 'Client', value: (e) => (e.client ? clientName(e.client) : '—') },
+      { label: 'Count', value: (e) => (e.count ?? '—') },
+      { label: 'Source', value: (e) => e.source || 'server' },
+      { label: 'Chain', value: (e) => (e.chain ? `#${e.chain.seq}${e.chain.flag ? ` ${JSON.stringify(e.chain.flag)}` : ''}` : '—') },
+    ],
+    events,
+    'No audit events match.',
+  );
+}
+
 async function auditSection(body) {
   await loadPeople();
   const device = field('Device', 'audit-device', {
@@ -568,6 +593,11 @@ async function auditSection(body) {
   const actor = field('Person', 'audit-actor', {
     tag: 'select',
     options: [['', 'Anyone'], ...[...state.users.values()].map((u) => [u.user_id, u.display_name])],
+  });
+  const client = field('Client', 'audit-client', {
+    tag: 'select',
+    options: [['', 'Any client'], ...[...state.clients].map(([id, n]) => [id, n])],
+    hint: state.clients.size ? undefined : 'Use “Decrypt client names” to filter by client.',
   });
   const action = field('Action', 'audit-action', { placeholder: 'e.g. device.revoke', autocomplete: 'off' });
   const since = field('From', 'audit-since', { type: 'datetime-local' });
@@ -581,6 +611,7 @@ async function auditSection(body) {
     return query({
       device: device.input.value,
       actor: actor.input.value,
+      client: client.input.value,
       action: action.input.value.trim(),
       since: ms(since.input.value),
       until: ms(until.input.value),
@@ -593,6 +624,7 @@ async function auditSection(body) {
     { class: 'filters', 'aria-label': 'Audit log filters' },
     device.wrap,
     actor.wrap,
+    client.wrap,
     action.wrap,
     since.wrap,
     until.wrap,
@@ -603,9 +635,10 @@ async function auditSection(body) {
     'submit',
     busy(show, async () => {
       const r = await state.api.get(`/audit${params('json')}`);
-      const events = Array.isArray(r) ? r : r.events || [];
-      fill(results, renderReport(events, 'Audit events'));
-      say(`${events.length} audit event(s).`);
+      const events = Array.isArray(r) ? r : r.entries || [];
+      if (events.some((e) => e.client) && state.clients.size === 0) await loadClientNames();
+      fill(results, auditTable(events, r.next));
+      say(`${events.length} audit event(s)${r.next ? '; more are older (narrow the filters or raise the limit)' : ''}.`);
     }),
   );
   csv.addEventListener(
