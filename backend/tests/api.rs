@@ -49,13 +49,8 @@ async fn release_keys(app: &TestApp, d: &common::Device) -> Vec<TenantKey> {
     let payload = req
         .open(&sealed, &ward_backend::api::keys::release_context(tenant))
         .unwrap();
-    payload
-        .chunks(36)
-        .map(|c| TenantKey {
-            epoch: u32::from_be_bytes(c[..4].try_into().unwrap()),
-            key: ward_proto::SymmetricKey::from_slice(&c[4..]).unwrap(),
-        })
-        .collect()
+    let epochs: Vec<u32> = serde_json::from_value(r.body["epochs"].clone()).unwrap();
+    ward_proto::api::decode_release_payload(&payload, &epochs).unwrap()
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{CreationChallengeResponse, Url};
 
 /// Header carrying the session id (bound into the signature); `ward_backend::api::auth`.
-const HEADER_SESSION: &str = "x-ward-session";
+use ward_proto::errors::HEADER_SESSION;
 
 /// The load generator's client: HTTP/1.1 with keep-alive and TCP_NODELAY.
 pub type HttpClient = Client<HttpConnector, Full<Bytes>>;

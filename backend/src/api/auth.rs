@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{Device, DeviceStatus, Role, Session};
 
 /// Header carrying the session id (bound into the signature).
-pub const HEADER_SESSION: &str = "x-ward-session";
+pub use ward_proto::errors::HEADER_SESSION;
 
 /// How recent a passkey assertion must be for destructive admin actions.
 pub const STEP_UP_MAX_AGE_MS: i64 = 5 * 60 * 1000;
@@ -275,6 +275,20 @@ pub async fn authed(
     let tenant: TenantId = super::path_id(tenant, "tenant")?;
     let body = super::body_bytes(body)?;
     let caller = authenticate(state, tenant, method, uri, headers, &body).await?;
+    Ok((tenant, caller, body))
+}
+
+/// [`authed`] for admin endpoints: an admin on an approved device.
+pub async fn authed_admin(
+    state: &AppState,
+    tenant: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult<(TenantId, Caller, Bytes)> {
+    let (tenant, caller, body) = authed(state, tenant, method, uri, headers, body).await?;
+    caller.require_admin()?;
     Ok((tenant, caller, body))
 }
 

@@ -11,23 +11,10 @@ use axum::http::{HeaderMap, Method, Uri};
 use serde_json::{Value, json};
 use ward_proto::{DeviceId, TenantId};
 
+use super::auth::authed_admin;
 use super::{AppState, path_id};
 use crate::error::{ApiError, ApiResult};
 use crate::model::{Device, DeviceStatus};
-
-async fn admin(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, super::auth::Caller)> {
-    let (tenant, caller, _) =
-        super::auth::authed(state, tenant, method, uri, headers, body).await?;
-    caller.require_admin()?;
-    Ok((tenant, caller))
-}
 
 /// `GET /v1/tenants/{tenant}/devices` (admin)
 pub async fn list(
@@ -38,7 +25,7 @@ pub async fn list(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Vec<Device>>> {
-    let (tenant, _) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, _, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     Ok(Json(state.stores.devices.list_devices(tenant).await?))
 }
 
@@ -87,7 +74,7 @@ pub async fn approve(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let (tenant, caller) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, caller, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     let d = transition(
         &state,
         tenant,
@@ -112,7 +99,7 @@ pub async fn revoke(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
-    let (tenant, caller) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, caller, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     caller.require_step_up(state.now())?;
     let d = transition(
         &state,

@@ -588,8 +588,7 @@ pub async fn create_invite(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Value>> {
     let (tenant, caller, body) =
-        super::auth::authed(&state, &tenant, &method, &uri, &headers, body).await?;
-    caller.require_admin()?;
+        super::auth::authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     let req: NewInvite = parse_body(Ok(body))?;
     if req.display_name.trim().is_empty() || req.display_name.len() > 200 {
         return Err(ApiError::bad_request(

@@ -9,11 +9,10 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use ward_proto::sealed::seal_to;
-use zeroize::Zeroizing;
 
 use super::{AppState, parse_body};
 use crate::error::{ApiError, ApiResult};
-pub use ward_proto::api::{ReleaseRequest, Released, release_context};
+pub use ward_proto::api::{ReleaseRequest, Released, encode_release_payload, release_context};
 
 /// `POST /v1/tenants/{tenant}/keys/release` (approved device)
 pub async fn release(
@@ -48,18 +47,17 @@ pub async fn release(
         .await?
         .ok_or_else(|| ApiError::not_found("no such tenant"))?;
     let wrapped = state.stores.tenants.tenant_keys(tenant).await?;
-    let mut payload = Zeroizing::new(Vec::with_capacity(wrapped.len() * 36));
-    let mut epochs = Vec::new();
+    let mut keys = Vec::with_capacity(wrapped.len());
     for w in &wrapped {
         let key = state
             .stores
             .keys
             .unwrap_tenant_key(tenant, &t.key_ref, &w.wrapped)
             .await?;
-        payload.extend_from_slice(&w.epoch.to_be_bytes());
-        payload.extend_from_slice(&key);
-        epochs.push(w.epoch);
+        keys.push((w.epoch, key));
     }
+    let epochs: Vec<u32> = keys.iter().map(|(e, _)| *e).collect();
+    let payload = encode_release_payload(keys.iter().map(|(e, k)| (*e, k.as_slice())));
     let sealed = seal_to(&public, &release_context(tenant), &payload)
         .map_err(|e| ApiError::bad_request("bad_public_key", e.to_string()))?;
     caller

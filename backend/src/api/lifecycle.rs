@@ -22,7 +22,7 @@ use ward_proto::api::{MAX_PUSH_OBJECTS, PushRequest, PushResult, PushStatus};
 use ward_proto::wipe::{SignedReceipt, WipeCommand, WipeSigner};
 use ward_proto::{DeviceId, Kind, TenantId, VersionId};
 
-use super::auth::Caller;
+use super::auth::{Caller, authed_admin};
 use super::{AppState, parse_body, path_id};
 use crate::error::{ApiError, ApiResult, StoreError};
 use crate::model::{
@@ -167,20 +167,6 @@ pub async fn revoke_device(
     })
 }
 
-async fn admin(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let (tenant, caller, body) =
-        super::auth::authed(state, tenant, method, uri, headers, body).await?;
-    caller.require_admin()?;
-    Ok((tenant, caller, body))
-}
-
 /// Result of a lockdown.
 #[derive(Debug, Clone, Serialize)]
 pub struct Lockdown {
@@ -203,7 +189,7 @@ pub async fn lockdown(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Lockdown>> {
-    let (tenant, caller, _) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, caller, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     caller.require_step_up(state.now())?;
     let t = tenant_record(&state, tenant).await?;
     let own = caller.device.device_id;
@@ -274,7 +260,8 @@ pub async fn policy_put(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<TenantPolicy>> {
-    let (tenant, caller, body) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, caller, body) =
+        authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     caller.require_step_up(state.now())?;
     let policy: TenantPolicy = parse_body(Ok(body))?;
     policy
@@ -304,7 +291,7 @@ pub async fn quarantine_list(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Vec<QuarantineItem>>> {
-    let (tenant, _, _) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, _, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     Ok(Json(state.stores.lifecycle.list_quarantine(tenant).await?))
 }
 
@@ -316,7 +303,7 @@ async fn decide(
     request: (&Method, &Uri, &HeaderMap, Result<Bytes, BytesRejection>),
 ) -> ApiResult<Json<QuarantineItem>> {
     let (method, uri, headers, body) = request;
-    let (tenant, caller, _) = admin(state, tenant, method, uri, headers, body).await?;
+    let (tenant, caller, _) = authed_admin(state, tenant, method, uri, headers, body).await?;
     let version: VersionId = path_id(version, "quarantined version")?;
     let item = state
         .stores

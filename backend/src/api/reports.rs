@@ -105,20 +105,7 @@ pub async fn audit_clients(
         .await?)
 }
 
-use super::auth::{authed, authed_active};
-
-async fn admin(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, Caller)> {
-    let (tenant, caller, _) = authed(state, tenant, method, uri, headers, body).await?;
-    caller.require_admin()?;
-    Ok((tenant, caller))
-}
+use super::auth::authed_active;
 
 // ------------------------------------------------------------------ chain upload
 
@@ -634,7 +621,8 @@ pub async fn list(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (tenant, caller) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, caller, _) =
+        super::auth::authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     let p = query_params(
         &query,
         &[
@@ -1063,7 +1051,8 @@ pub async fn breach_scope(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Response> {
-    let (tenant, caller) = admin(&state, &tenant, &method, &uri, &headers, body).await?;
+    let (tenant, caller, _) =
+        super::auth::authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     let p = query_params(&query, &["format"])?;
     let format = format_param(&p)?;
     let device: DeviceId = path_id(&device, "device")?;

@@ -36,9 +36,8 @@ pub async fn list(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<Vec<StaffMember>>> {
-    let (tenant, caller, _) =
-        super::auth::authed(&state, &tenant, &method, &uri, &headers, body).await?;
-    caller.require_admin()?;
+    let (tenant, _, _) =
+        super::auth::authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
     let mut users = state.stores.identity.list_users(tenant).await?;
     users.sort_by_key(|u| u.created_at_ms);
     Ok(Json(

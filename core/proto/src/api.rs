@@ -147,6 +147,54 @@ pub fn release_context(tenant: crate::TenantId) -> Vec<u8> {
     c
 }
 
+/// Bytes of one epoch's entry in a key-release payload: `epoch (u32 BE) ‖ key (32 bytes)`.
+pub const RELEASE_ENTRY_LEN: usize = 4 + crate::keys::KEY_LEN;
+
+/// Encodes the plaintext of a key release: each key (32 bytes) as `epoch (u32 BE) ‖ key`, in
+/// order.
+pub fn encode_release_payload<'a>(
+    keys: impl IntoIterator<Item = (u32, &'a [u8])>,
+) -> zeroize::Zeroizing<Vec<u8>> {
+    let mut out = zeroize::Zeroizing::new(Vec::new());
+    for (epoch, key) in keys {
+        out.extend_from_slice(&epoch.to_be_bytes());
+        out.extend_from_slice(key);
+    }
+    out
+}
+
+/// A key-release payload that is not a whole number of entries, or disagrees with `epochs`.
+#[derive(Debug, thiserror::Error)]
+#[error("key-release payload: {0}")]
+pub struct ReleasePayloadError(&'static str);
+
+/// Decodes a key-release payload; `epochs` (from [`Released::epochs`]) must list the same
+/// epochs in the same order.
+pub fn decode_release_payload(
+    payload: &[u8],
+    epochs: &[u32],
+) -> Result<Vec<crate::TenantKey>, ReleasePayloadError> {
+    if payload.len() % RELEASE_ENTRY_LEN != 0 {
+        return Err(ReleasePayloadError("length is not a whole number of keys"));
+    }
+    if payload.len() / RELEASE_ENTRY_LEN != epochs.len() {
+        return Err(ReleasePayloadError("number of keys differs from the epochs listed"));
+    }
+    let mut keys = Vec::with_capacity(epochs.len());
+    for (chunk, listed) in payload.chunks_exact(RELEASE_ENTRY_LEN).zip(epochs) {
+        let mut epoch = [0u8; 4];
+        epoch.copy_from_slice(&chunk[..4]);
+        let epoch = u32::from_be_bytes(epoch);
+        if epoch != *listed {
+            return Err(ReleasePayloadError("epochs differ from the epochs listed"));
+        }
+        let key = crate::SymmetricKey::from_slice(&chunk[4..])
+            .ok_or(ReleasePayloadError("bad key length"))?;
+        keys.push(crate::TenantKey { epoch, key });
+    }
+    Ok(keys)
+}
+
 /// One pushed version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -325,8 +373,8 @@ pub struct ErrorBody {
 /// A stable error code and a human message.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorDetail {
-    /// Stable code (e.g. `unauthenticated`, `not_found`).
-    pub code: String,
+    /// Stable code.
+    pub code: crate::errors::ErrorCode,
     /// Human message.
     pub message: String,
 }
@@ -484,4 +532,23 @@ pub struct DownloadUrl {
     pub size: u64,
     /// Seconds the URL stays valid.
     pub expires_in_s: u32,
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::*;
+
+    #[test]
+    fn a_release_payload_round_trips_and_refuses_mismatches() {
+        let (a, b) = ([1u8; 32], [2u8; 32]);
+        let p = encode_release_payload([(1, &a[..]), (2, &b[..])]);
+        assert_eq!(p.len(), 2 * RELEASE_ENTRY_LEN);
+        assert_eq!(&p[..4], &1u32.to_be_bytes());
+        let keys = decode_release_payload(&p, &[1, 2]).unwrap();
+        assert_eq!(keys[1].epoch, 2);
+        assert_eq!(keys[1].key.expose_secret(), &b);
+        assert!(decode_release_payload(&p, &[1]).is_err());
+        assert!(decode_release_payload(&p, &[2, 1]).is_err());
+        assert!(decode_release_payload(&p[..p.len() - 1], &[1, 2]).is_err());
+    }
 }

@@ -9,6 +9,7 @@
 pub mod api;
 pub mod audit;
 pub mod envelope;
+pub mod errors;
 pub mod ids;
 pub mod keys;
 pub mod sealed;

@@ -10,6 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use ward_proto::api::{ErrorBody, TENANT_PREFIX};
+use ward_proto::errors::ErrorCode;
 use ward_proto::signing::{
     DeviceKey, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP, new_nonce,
 };
@@ -19,7 +20,7 @@ use zeroize::Zeroizing;
 use crate::clock::Clock;
 
 /// Header naming the session a signed request belongs to.
-pub const HEADER_SESSION: &str = "x-ward-session";
+pub use ward_proto::errors::HEADER_SESSION;
 
 /// Why a call to the backend failed, by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
@@ -236,14 +237,14 @@ impl ApiClient {
 fn status_error(status: StatusCode, body: String) -> SyncError {
     let (code, message, wipe) = match serde_json::from_str::<ErrorBody>(&body) {
         Ok(e) => (e.error.code, e.error.message, e.wipe),
-        Err(_) => (String::new(), body.chars().take(200).collect(), None),
+        Err(_) => (ErrorCode::Unknown, body.chars().take(200).collect(), None),
     };
     if let (StatusCode::GONE, Some(w)) = (status, wipe) {
         return SyncError::WipeRequired(Box::new(w));
     }
     if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
         SyncError::Offline(format!("{status}: {message}"))
-    } else if code == "replayed_request" {
+    } else if code == ErrorCode::ReplayedRequest {
         // The network delivered this request twice and the copy won: the API is idempotent,
         // so sending it again (with a fresh nonce) is safe.
         SyncError::Offline(format!("duplicated in transit: {message}"))
@@ -252,7 +253,7 @@ fn status_error(status: StatusCode, body: String) -> SyncError {
     } else {
         SyncError::Refused {
             status: status.as_u16(),
-            code,
+            code: code.as_str().to_string(),
             message,
         }
     }

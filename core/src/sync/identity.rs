@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use ward_proto::api::{
     CeremonyStarted, EnrollStart, LoginStart, Me, NewDevice, ReleaseRequest, Released,
-    SessionGrant, release_context,
+    SessionGrant, decode_release_payload, release_context,
 };
 use ward_proto::sealed::SealRequestKey;
 use ward_proto::signing::DeviceKey;
@@ -256,20 +256,7 @@ pub async fn release_keys(
     let payload = request_key
         .open(&released.sealed, &release_context(api.tenant()))
         .map_err(protocol)?;
-    if payload.len() != released.epochs.len() * 36 {
-        return Err(protocol("sealed key payload has the wrong length"));
-    }
-    let mut keys = Vec::with_capacity(released.epochs.len());
-    for chunk in payload.chunks_exact(36) {
-        let mut epoch = [0u8; 4];
-        epoch.copy_from_slice(&chunk[..4]);
-        let key = SymmetricKey::from_slice(&chunk[4..])
-            .ok_or_else(|| protocol("bad tenant key length"))?;
-        keys.push(TenantKey {
-            epoch: u32::from_be_bytes(epoch),
-            key,
-        });
-    }
+    let keys = decode_release_payload(&payload, &released.epochs).map_err(protocol)?;
     vault.with_unlocked(|ctx| ctx.install_tenant_keys(keys))?;
     vault.set_sync_meta_i64("current_epoch", i64::from(released.current_epoch))?;
     Ok(released.current_epoch)

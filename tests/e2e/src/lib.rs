@@ -149,6 +149,11 @@ impl Backend {
         }
     }
 
+    /// The embedded store's data folder (empty for the AWS adapter), for plaintext scans.
+    pub fn data_dir(&self) -> PathBuf {
+        self._dir.path().join("data")
+    }
+
     /// Runs a future on the backend's runtime (to query its stores).
     pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.runtime.as_ref().unwrap().block_on(f)

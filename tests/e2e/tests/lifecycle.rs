@@ -161,6 +161,19 @@ fn revoked_phone_rescues_then_wipes(store: Store) {
         "quarantine holds exactly the unsynced notes"
     );
     assert!(q.iter().all(|i| i.status == QuarantineStatus::Pending));
+    // Quarantine holds envelopes only: no rescued note's text is anywhere in the server's
+    // data folder (embedded; the AWS adapter's stores are scanned by the adapter suite).
+    for f in files_under(&b.data_dir()) {
+        let bytes = std::fs::read(&f).unwrap();
+        for i in 0..5 {
+            let marker = format!("offline {i}");
+            assert!(
+                !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+                "{marker:?} in clear in {}",
+                f.display()
+            );
+        }
+    }
     for i in &q {
         admin
             .sync
