@@ -57,7 +57,7 @@ codes! {
     BadBody = "bad_body",
     /// A query parameter is missing, repeated or malformed.
     BadQuery = "bad_query",
-    /// A URL path segment (an id) is malformed.
+    /// A presigned URL is invalid or expired (sent as 403).
     BadUrl = "bad_url",
     /// The body is larger than the route accepts.
     BodyTooLarge = "body_too_large",

@@ -19,7 +19,6 @@ use ward_proto::api::{
 };
 use ward_proto::sealed::SealRequestKey;
 use ward_proto::signing::DeviceKey;
-use ward_proto::{SymmetricKey, TenantKey};
 use zeroize::Zeroizing;
 
 use super::client::{ApiClient, Session, SyncError};
