@@ -50,7 +50,8 @@ macro_rules! codes {
 }
 
 codes! {
-    // --- request shape (400)
+    // Grouped by what went wrong; the status each is sent with is in docs/protocol.md.
+    // --- request shape (mostly 400)
     /// The body is not the JSON the route expects.
     InvalidJson = "invalid_json",
     /// The body could not be read or is not valid for the route.
@@ -59,7 +60,7 @@ codes! {
     BadQuery = "bad_query",
     /// A presigned URL is invalid or expired (sent as 403).
     BadUrl = "bad_url",
-    /// The body is larger than the route accepts.
+    /// The body is larger than the route accepts (sent as 413).
     BodyTooLarge = "body_too_large",
     /// A size field is out of range.
     BadSize = "bad_size",
@@ -83,13 +84,13 @@ codes! {
     InvalidPolicy = "invalid_policy",
     /// The ceremony id does not name a ceremony of this kind.
     WrongCeremony = "wrong_ceremony",
-    /// The passkey ceremony is unknown, used or expired.
+    /// The passkey ceremony is unknown, used or expired (sent as 401).
     CeremonyInvalid = "ceremony_invalid",
-    /// The passkey response did not verify.
+    /// The passkey response did not verify (sent as 401).
     PasskeyRejected = "passkey_rejected",
-    /// Upload parts do not match the upload.
+    /// Upload parts do not match the upload (sent as 409).
     UploadMismatch = "upload_mismatch",
-    /// Upload parts are missing.
+    /// Upload parts are missing (sent as 409).
     PartsMissing = "parts_missing",
     // --- who (401/403)
     /// No valid session, or a bad request signature.
@@ -122,7 +123,7 @@ codes! {
     // --- load (429/503/500)
     /// Too many attempts; retry later.
     RateLimited = "rate_limited",
-    /// The server is busy; retry later.
+    /// A contended write gave up; retry later (sent as 409).
     Busy = "busy",
     /// An internal failure (logged on the server, details withheld).
     Internal = "internal",
