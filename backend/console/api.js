@@ -24,16 +24,22 @@ async function parse(resp) {
       body = text;
     }
   }
-  if (!resp.ok) {
-    const e = body && body.error;
-    // The lifecycle endpoints may answer {"error": code, "message": text} as well as the
-    // usual {"error": {"code", "message"}}.
-    const code = typeof e === 'string' ? e : (e && e.code) || `http_${resp.status}`;
-    const message =
-      (e && e.message) || (body && body.message) || `The server answered ${resp.status} ${resp.statusText}`;
-    throw new ApiError(resp.status, code, message);
-  }
+  if (!resp.ok) throw errorFrom(resp, body);
   return body;
+}
+
+/**
+ * The ApiError for a failed response. The server always answers `{"error": {"code",
+ * "message"}}` (codes: core/proto/src/errors.rs); any other body (not JSON, or another shape,
+ * e.g. from a proxy) becomes `http_<status>` with the status line as its message.
+ */
+function errorFrom(resp, body) {
+  const statusLine = `The server answered ${resp.status} ${resp.statusText}`;
+  const e = body && typeof body === 'object' ? body.error : null;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && e.code) {
+    return new ApiError(resp.status, e.code, typeof e.message === 'string' && e.message ? e.message : statusLine);
+  }
+  return new ApiError(resp.status, `http_${resp.status}`, statusLine);
 }
 
 async function send(url, init) {

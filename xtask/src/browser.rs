@@ -1,7 +1,8 @@
 //! `cargo xtask browser-test`: the admin console in a real browser. Installs Debian's
 //! Chromium with apt-get when `/usr/bin/chromium` is missing, installs the pinned
 //! playwright-core with `npm ci` in `tests/browser` (it never downloads a browser of its own),
-//! builds `ward-server` and the `ward` CLI (debug), starts the server on a free port with a
+//! builds the workspace (debug, the selection the Rust tests use, so `ward-server` and the
+//! `ward` CLI come from the same build), starts the server on a free port with a
 //! fresh data folder, reads the clinic id and the one-time setup code from its banner, runs
 //! `node --test` with them in the environment, and always stops the server afterwards.
 //! Screenshots and the server's log go to `<target>/browser-artifacts/`.
@@ -32,14 +33,16 @@ pub fn test() -> Result<()> {
             .current_dir(&dir),
     )
     .context("npm ci in tests/browser")?;
-    util::cargo(&["build", "-p", "ward-backend", "--bin", "ward-server"])?;
-    util::cargo(&["build", "-p", "ward-cli"])?;
-    let debug = util::target_dir().join("debug");
+    // The workspace build the Rust tests made (a no-op then): a `-p` build would resolve other
+    // features and compile much of the workspace again.
+    util::build_workspace()?;
+    let server_bin = util::debug_artefact(&util::exe("ward-server"))?;
+    let cli = util::debug_artefact(&util::exe("ward"))?;
     let artifacts = util::target_dir().join("browser-artifacts");
     reset_dir(&artifacts)?;
     let data = std::env::temp_dir().join(format!("ward-browser-test-{}", std::process::id()));
     reset_dir(&data)?;
-    let result = with_server(&debug.join("ward-server"), &data, &artifacts, |server| {
+    let result = with_server(&server_bin, &data, &artifacts, |server| {
         util::run(
             Command::new("node")
                 .args([
@@ -52,7 +55,7 @@ pub fn test() -> Result<()> {
                 .env("WARD_URL", &server.url)
                 .env("WARD_TENANT", &server.tenant)
                 .env("WARD_SETUP_CODE", &server.setup_code)
-                .env("WARD_CLI", debug.join("ward"))
+                .env("WARD_CLI", &cli)
                 .env("WARD_ARTIFACTS", &artifacts)
                 .env("WARD_CHROMIUM", CHROMIUM),
         )

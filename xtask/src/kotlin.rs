@@ -26,16 +26,17 @@ const BENCH_MAIN: &str = "org.ward.kit.FfiBenchKt";
 /// `kotlin-jvm` (desktop JVM, from core/uniffi.toml), `kotlin-android` (the app's copy, with
 /// core/uniffi-android.toml's `android = true`) and `swift`. Returns `<target>/bindings`.
 pub fn bindings(profile: Profile) -> Result<PathBuf> {
-    let mut build = vec!["build", "-p", "ward-core"];
-    if profile == Profile::Release {
-        build.push("--release");
+    match profile {
+        // The workspace build the tests use (a no-op after them): `-p ward-core` would resolve
+        // other features and compile the core's dependencies again.
+        Profile::Debug => util::build_workspace()?,
+        Profile::Release => util::cargo(&["build", "--release", "-p", "ward-core"])?,
     }
-    util::cargo(&build)?;
     // Built alone so its `cli` feature never unifies into the core's dependency graph.
     util::cargo(&["build", "-p", "uniffi-bindgen"])?;
 
     let target = util::target_dir();
-    let bindgen = target.join("debug").join(exe("uniffi-bindgen"));
+    let bindgen = target.join("debug").join(util::exe("uniffi-bindgen"));
     let library = library_path(profile);
     let out = target.join("bindings");
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -366,10 +367,6 @@ fn library_path(profile: Profile) -> PathBuf {
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     ))
-}
-
-fn exe(name: &str) -> String {
-    format!("{name}{}", std::env::consts::EXE_SUFFIX)
 }
 
 fn read(path: &Path) -> Result<String> {

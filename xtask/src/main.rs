@@ -4,10 +4,11 @@
 //! `cargo xtask test` is the README's "run every test" command and what CI runs: it installs
 //! what it needs (JVM test jars, the Kotlin compiler, moto server in a Python venv) into
 //! `.tools/`, checks formatting and lints, checks `infra/template.yaml` offline (cfn-lint, `sam
-//! validate --lint`, checkov), runs the Rust test suites with `WARD_MOTO_SERVER`
-//! pointing at moto, runs the admin console's browser tests (Debian's Chromium driven by
-//! playwright-core, see `browser.rs`), generates the Kotlin and Swift bindings, and runs the
-//! Kotlin JUnit suite on the desktop JVM against the host-built core
+//! validate --lint`, checkov), builds the workspace once (`util::build_workspace`: every later
+//! step uses its binaries and library, so nothing is compiled twice), runs the Rust test suites
+//! with `WARD_MOTO_SERVER` pointing at moto, runs the admin console's browser tests (Debian's
+//! Chromium driven by playwright-core, see `browser.rs`), generates the Kotlin and Swift
+//! bindings, and runs the Kotlin JUnit suite on the desktop JVM against the host-built core
 //! (including ward-kit, the Android app's Kotlin layer), then `apps-check`: a tree-sitter parse
 //! of every Swift/Kotlin file of the apps and a check of their core calls against the bindings.
 
@@ -25,8 +26,8 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command>
 
 commands:
-  test        everything CI runs: fmt, clippy, infra checks, Rust tests, browser tests, bindings, Kotlin JVM tests, apps check
-  rust-test   the Rust test suites only (installs moto server first)
+  test        everything CI runs: fmt, infra checks, clippy, one workspace build, Rust tests, browser tests, bindings, Kotlin JVM tests, apps check
+  rust-test   build the workspace (all targets), then the Rust test suites (installs moto server first)
   moto        install moto server (AWS emulator for the backend tests) and print its path
   lint        rustfmt --check and clippy -D warnings
   infra-check offline checks of infra/template.yaml: cfn-lint, sam validate --lint, checkov
@@ -53,13 +54,17 @@ fn main() -> Result<()> {
     };
     match cmd.as_str() {
         "test" => {
-            lint()?;
-            infra::check()?;
-            rust_test()?;
-            browser::test()?;
-            kotlin::test()?;
-            apps::check()?;
-            println!("xtask: all test suites passed");
+            // Fastest failures first: formatting, the offline template checks, clippy (its own
+            // check pass); then one build of the workspace that every later step reuses.
+            let started = std::time::Instant::now();
+            timed("fmt", fmt_check)?;
+            timed("infra-check", infra::check)?;
+            timed("clippy", clippy)?;
+            timed("rust-test", rust_test)?;
+            timed("browser-test", browser::test)?;
+            timed("kotlin-test", kotlin::test)?;
+            timed("apps-check", apps::check)?;
+            println!("xtask: all test suites passed in {:.0?}", started.elapsed());
             Ok(())
         }
         "rust-test" => rust_test(),
@@ -114,60 +119,66 @@ fn main() -> Result<()> {
     }
 }
 
+/// Runs one step of `cargo xtask test` and says how long it took (CI logs then show where the
+/// time goes).
+fn timed(name: &str, step: fn() -> Result<()>) -> Result<()> {
+    let started = std::time::Instant::now();
+    let result = step();
+    eprintln!(
+        "xtask: step {name} {} after {:.1?}",
+        if result.is_ok() { "passed" } else { "failed" },
+        started.elapsed()
+    );
+    result
+}
+
+/// `rustfmt --check`, then clippy.
 fn lint() -> Result<()> {
-    util::cargo(&["fmt", "--all", "--", "--check"])?;
-    util::cargo(&[
-        "clippy",
-        "--workspace",
-        "--exclude",
-        "uniffi-bindgen",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])
+    fmt_check()?;
+    clippy()
+}
+
+fn fmt_check() -> Result<()> {
+    util::cargo(&["fmt", "--all", "--", "--check"])
+}
+
+/// Clippy over [`util::WORKSPACE`], all targets, `-D warnings`.
+fn clippy() -> Result<()> {
+    util::cargo(
+        &[
+            &["clippy"][..],
+            &util::WORKSPACE,
+            &["--all-targets", "--", "-D", "warnings"],
+        ]
+        .concat(),
+    )
 }
 
 /// Environment variable through which the test harness (`ward-testkit`) finds `moto_server`.
 const MOTO_ENV: &str = "WARD_MOTO_SERVER";
 
+/// Builds the workspace once ([`util::build_workspace`]), then runs its tests with nextest (no
+/// compilation left to do) and the doctests, or with `cargo test` when nextest is missing.
 fn rust_test() -> Result<()> {
     let moto = tools::ensure_moto()?;
     let envs = [(MOTO_ENV, moto.as_os_str())];
+    util::build_workspace()?;
     if util::has_nextest() {
-        util::cargo_env(
-            &[
-                "nextest",
-                "run",
-                "--workspace",
-                "--exclude",
-                "uniffi-bindgen",
-                "--no-fail-fast",
-            ],
-            &envs,
-        )?;
+        let nextest = [
+            &["nextest", "run"][..],
+            &util::WORKSPACE,
+            &["--no-fail-fast"],
+        ]
+        .concat();
+        util::cargo_env(&nextest, &envs)?;
         // nextest does not run doctests.
         util::cargo_env(
-            &[
-                "test",
-                "--workspace",
-                "--exclude",
-                "uniffi-bindgen",
-                "--doc",
-            ],
+            &[&["test"][..], &util::WORKSPACE, &["--doc"]].concat(),
             &envs,
         )
     } else {
-        util::cargo_env(
-            &[
-                "test",
-                "--workspace",
-                "--exclude",
-                "uniffi-bindgen",
-                "--no-fail-fast",
-            ],
-            &envs,
-        )
+        let test = [&["test"][..], &util::WORKSPACE, &["--no-fail-fast"]].concat();
+        util::cargo_env(&test, &envs)
     }
 }
 

@@ -43,6 +43,43 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
+/// The packages of every debug build `cargo xtask test` makes (clippy, the build, nextest,
+/// doctests): the whole workspace except `uniffi-bindgen`, whose `cli` feature must not unify
+/// into the core's graph (it is built alone, see `kotlin::bindings`). One selection means one
+/// feature unification, so each dependency is compiled once (plus clippy's check pass, whose
+/// metadata-only artefacts cannot be shared).
+pub const WORKSPACE: [&str; 3] = ["--workspace", "--exclude", "uniffi-bindgen"];
+
+/// Builds every target of [`WORKSPACE`] (debug): the test binaries nextest runs and the
+/// binaries and libraries the later steps use (`ward-server`, the `ward` CLI,
+/// `libward_core`'s cdylib). Later steps call this again instead of a `-p` build of their own:
+/// a `-p` build resolves features without the test targets' dev-dependencies, so it would
+/// compile the AWS SDK and the rest a second time, with other features. (The artefacts
+/// therefore carry the features the tests enable, e.g. ward-core's `testkit` fixtures, which
+/// export nothing over the FFI.) A no-op when the workspace is already built.
+pub fn build_workspace() -> Result<()> {
+    cargo(&[&["build"][..], &WORKSPACE, &["--all-targets"]].concat())
+}
+
+/// `<target>/debug/<name>`, failing with a clear message when [`build_workspace`] did not
+/// produce it.
+pub fn debug_artefact(name: &str) -> Result<PathBuf> {
+    let path = target_dir().join(Profile::Debug.dir()).join(name);
+    if !path.exists() {
+        bail!(
+            "{} is missing after `cargo build {} --all-targets`",
+            path.display(),
+            WORKSPACE.join(" ")
+        );
+    }
+    Ok(path)
+}
+
+/// `name` with the platform's executable suffix.
+pub fn exe(name: &str) -> String {
+    format!("{name}{}", std::env::consts::EXE_SUFFIX)
+}
+
 /// Runs a command, failing on a non-zero exit.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: running {cmd:?}");

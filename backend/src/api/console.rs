@@ -20,7 +20,19 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
      connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; \
      frame-ancestors 'none'";
 
-/// The console's files: name, content type, bytes.
+/// One of the console's ES modules: its name, the JavaScript content type and its bytes.
+macro_rules! module {
+    ($name:literal) => {
+        (
+            $name,
+            "text/javascript; charset=utf-8",
+            include_str!(concat!("../../console/", $name)),
+        )
+    };
+}
+
+/// The console's files: name, content type, bytes. `app.js` wires the page; each section
+/// (sign-in, devices, staff, quarantine, audit, breach scope, policies) is a module of its own.
 const FILES: &[(&str, &str, &str)] = &[
     (
         "index.html",
@@ -32,36 +44,22 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/css; charset=utf-8",
         include_str!("../../console/style.css"),
     ),
-    (
-        "app.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../console/app.js"),
-    ),
-    (
-        "api.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../console/api.js"),
-    ),
-    (
-        "wcrypto.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../console/wcrypto.js"),
-    ),
-    (
-        "passkey.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../console/passkey.js"),
-    ),
-    (
-        "store.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../console/store.js"),
-    ),
-    (
-        "ui.js",
-        "text/javascript; charset=utf-8",
-        include_str!("../../console/ui.js"),
-    ),
+    module!("app.js"),
+    module!("state.js"),
+    module!("actions.js"),
+    module!("names.js"),
+    module!("signin.js"),
+    module!("devices.js"),
+    module!("staff.js"),
+    module!("quarantine.js"),
+    module!("audit.js"),
+    module!("breach.js"),
+    module!("policies.js"),
+    module!("api.js"),
+    module!("wcrypto.js"),
+    module!("passkey.js"),
+    module!("store.js"),
+    module!("ui.js"),
 ];
 
 fn file(name: &str) -> Response {
@@ -115,5 +113,32 @@ mod tests {
         assert!(!html.contains("<script>"), "inline script");
         assert!(!html.contains("style="), "inline style");
         assert!(!html.contains("onclick"), "inline handler");
+    }
+
+    #[test]
+    fn every_module_a_console_file_imports_is_served() {
+        for (name, _, body) in FILES {
+            for import in body.split("from './").skip(1) {
+                let Some((module, _)) = import.split_once('\'') else {
+                    continue;
+                };
+                assert!(
+                    FILES.iter().any(|(n, _, _)| *n == module),
+                    "{name} imports {module}, which is not served"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_file_in_the_console_folder_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            assert!(
+                FILES.iter().any(|(n, _, _)| *n == name),
+                "backend/console/{name} is not in console.rs's FILES"
+            );
+        }
     }
 }
