@@ -492,19 +492,6 @@ impl Stores {
     }
 }
 
-impl Stores {
-    /// The embedded default: SQLite + local master key + files in `dir`, blob URLs signed
-    /// locally and served under `public_url`.
-    pub fn embedded(
-        dir: &std::path::Path,
-        public_url: &str,
-    ) -> StoreResult<(Self, Arc<local_blobs::LocalBlobs>)> {
-        let db = embedded::Embedded::open(dir)?;
-        let blobs = local_blobs::LocalBlobs::open(&dir.join("blobs"), public_url)?;
-        Ok((Self::from_adapter(db, blobs.clone()), blobs))
-    }
-}
-
 /// Builds the stores a configuration names (the AWS adapter for `StoreConfig::Aws`).
 pub async fn connect(config: &crate::config::StoreConfig) -> anyhow::Result<Stores> {
     match config {
