@@ -8,9 +8,10 @@
 //! local master key wraps one random KEK per tenant; deleting a tenant's KEK record
 //! crypto-shreds it. Calls run on tokio's blocking pool behind one connection mutex.
 //!
-//! This module opens the store and holds the `records` helpers every port uses; each port is
-//! implemented in its own file (`tenants`, `identity`, `devices`, `objects`, `keys`, `audit`,
-//! `lifecycle`), as in the AWS adapter.
+//! The tables, their version and their migrations are in [`schema`]. This module opens the
+//! store and holds the `records` helpers every port uses; each port is implemented in its own
+//! file (`tenants`, `identity`, `devices`, `objects`, `keys`, `audit`, `lifecycle`), as in the
+//! AWS adapter.
 
 mod audit;
 mod devices;
@@ -18,6 +19,7 @@ mod identity;
 mod keys;
 mod lifecycle;
 mod objects;
+pub mod schema;
 mod tenants;
 
 use std::path::{Path, PathBuf};
@@ -31,41 +33,6 @@ use zeroize::Zeroizing;
 
 use super::{StoreResult, Stores, local_blobs};
 use crate::error::StoreError;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS tenants (
-    tenant TEXT PRIMARY KEY,
-    body   BLOB NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS records (
-    tenant     TEXT NOT NULL,
-    kind       TEXT NOT NULL,
-    key        TEXT NOT NULL,
-    body       BLOB NOT NULL,
-    expires_at INTEGER,
-    PRIMARY KEY (tenant, kind, key)
-) STRICT;
-CREATE TABLE IF NOT EXISTS objects (
-    tenant     TEXT NOT NULL,
-    seq        INTEGER NOT NULL,
-    object_id  TEXT NOT NULL,
-    version_id TEXT NOT NULL,
-    meta       BLOB NOT NULL,
-    envelope   BLOB,
-    PRIMARY KEY (tenant, seq),
-    UNIQUE (tenant, object_id, version_id)
-) STRICT;
-CREATE TABLE IF NOT EXISTS audit (
-    tenant TEXT NOT NULL,
-    seq    INTEGER NOT NULL,
-    body   BLOB NOT NULL,
-    PRIMARY KEY (tenant, seq)
-) STRICT;
-CREATE TRIGGER IF NOT EXISTS audit_append_only_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_append_only_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-";
 
 /// The embedded adapter.
 pub struct Embedded {
@@ -112,12 +79,9 @@ impl Embedded {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|e| StoreError::Backend(e.to_string()))?;
         let master = load_or_create_master(&dir.join("master.key"))?;
-        let conn = Connection::open(dir.join("ward.db"))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.execute_batch(SCHEMA)?;
-        audit::init(&conn)?;
+        let mut conn = Connection::open(dir.join("ward.db"))?;
+        schema::prepare(&conn)?;
+        schema::init(&mut conn)?;
         Ok(Arc::new(Self {
             conn: Arc::new(Mutex::new(conn)),
             master,
