@@ -20,7 +20,7 @@ use anyhow::{Context, anyhow, bail};
 use ward_proto::TenantId;
 
 use super::{ArchiveKey, BackupError, drill, export, restore};
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
 use crate::store::Stores;
 
 const USAGE: &str = "usage:
@@ -120,35 +120,11 @@ fn emit<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configured store (creating the table and bucket on an emulator, as `ward-server` does).
+/// The configured store ([`crate::store::open`], as `ward-server` opens it).
 async fn open_store(config: &Config) -> anyhow::Result<Stores> {
-    match &config.store {
-        StoreConfig::Embedded { dir } => Ok(Stores::embedded(dir, &config.web_origin)
-            .with_context(|| format!("opening the data folder {}", dir.display()))?
-            .0),
-        StoreConfig::Aws {
-            table,
-            bucket,
-            endpoint,
-        } => {
-            use crate::store::aws::{Aws, AwsSettings, S3Blobs, stores};
-            let aws = Aws::connect(AwsSettings {
-                table: table.clone(),
-                bucket: bucket.clone(),
-                endpoint: endpoint.clone(),
-                region: None,
-            })
-            .await
-            .context("connecting to AWS")?;
-            if endpoint.is_some() {
-                aws.create_table_and_bucket()
-                    .await
-                    .context("creating the table and bucket on the emulator")?;
-            }
-            let blobs = S3Blobs::new(aws.clone());
-            Ok(stores(aws, blobs))
-        }
-    }
+    Ok(crate::store::open(&config.store, &config.web_origin)
+        .await?
+        .stores)
 }
 
 async fn pick_tenant(stores: &Stores, given: Option<&str>) -> anyhow::Result<TenantId> {
