@@ -31,6 +31,11 @@ const USAGE: &str = "usage:
 /// Runs a `backup` subcommand (`args` after `backup`); returns whether everything matched.
 pub async fn run(args: &[String]) -> anyhow::Result<bool> {
     let (cmd, rest) = args.split_first().ok_or_else(|| anyhow!("{USAGE}"))?;
+    if matches!(cmd.as_str(), "-h" | "--help" | "help") {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{USAGE}")?;
+        return Ok(true);
+    }
     let flag = |name: &str| -> Option<&str> {
         rest.iter()
             .position(|a| a == name)
