@@ -74,6 +74,46 @@ pub const ENV_VARS: &[&str] = &[
 /// data folder, an emulator's endpoint): never set on Lambda.
 pub const LOCAL_ONLY_ENV_VARS: &[&str] = &["WARD_PORT", "WARD_DATA_DIR", "WARD_AWS_ENDPOINT"];
 
+/// What each of [`ENV_VARS`] sets, in the same order, for `ward-server --help`.
+pub const ENV_VAR_HELP: &[(&str, &str)] = &[
+    ("WARD_PORT", "port to listen on (default 8080)"),
+    (
+        "WARD_DATA_DIR",
+        "the embedded store's data folder (default ./ward-data)",
+    ),
+    (
+        "WARD_RP_ID",
+        "WebAuthn relying-party id, the domain (default localhost)",
+    ),
+    (
+        "WARD_WEB_ORIGIN",
+        "the console's origin (default http://localhost:<port>)",
+    ),
+    (
+        "WARD_EXTRA_ORIGINS",
+        "further WebAuthn origins, comma-separated (android:apk-key-hash:...)",
+    ),
+    (
+        "WARD_IOS_APP_IDS",
+        "iOS app ids (TEAMID.bundle.id), comma-separated",
+    ),
+    ("WARD_ANDROID_PACKAGE", "Android package name"),
+    (
+        "WARD_ANDROID_CERT_SHA256",
+        "Android signing certificate SHA-256 fingerprints, comma-separated",
+    ),
+    (
+        "WARD_STORE",
+        "aws for DynamoDB + S3 + KMS (default: the embedded store)",
+    ),
+    ("WARD_TABLE", "DynamoDB table (default ward)"),
+    ("WARD_BUCKET", "S3 bucket (default ward-objects)"),
+    (
+        "WARD_AWS_ENDPOINT",
+        "endpoint of an AWS emulator (moto); never set on AWS",
+    ),
+];
+
 fn list(var: &str) -> Vec<String> {
     std::env::var(var)
         .map(|v| {
@@ -132,5 +172,16 @@ impl Config {
             };
         }
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_env_var_has_its_help_line() {
+        let helped: Vec<&str> = ENV_VAR_HELP.iter().map(|(name, _)| *name).collect();
+        assert_eq!(helped, ENV_VARS);
     }
 }

@@ -1,7 +1,8 @@
-//! One storage test-suite, run against both adapters: `adapter_suite!` generates the same tests
-//! for the embedded adapter (SQLite + files + local master key, LocalBlobs) and for the AWS
-//! adapter against moto server (DynamoDB + S3 + KMS, S3Blobs). Each test gets its own data
-//! folder, or its own table and bucket on the process's shared moto server.
+//! One storage test-suite, run against both adapters: `adapter_suite!` turns one list of test
+//! functions into the same tests for the embedded adapter (SQLite + files + local master key,
+//! LocalBlobs) and for the AWS adapter against moto server (DynamoDB + S3 + KMS, S3Blobs). Each
+//! test gets its own data folder, or its own table and bucket on the process's shared moto
+//! server.
 //!
 //! Concurrency: the consume-once tests race several takers. moto is not linearizable (RECIPES:
 //! it once lost an atomic increment under 40 concurrent writers), so against moto they use
@@ -1793,8 +1794,16 @@ async fn lifecycle_policy_wipe_and_quarantine(h: Harness) {
     assert_eq!(listed[1].status, QuarantineStatus::Pending);
 }
 
+/// The suite: each listed `async fn(Harness)` becomes a test in `mod embedded` (on
+/// `make_embedded`) and in `mod aws_moto` (on `make_aws`), timed. Adding a test to both
+/// adapters is one line in the list below (the shape of matrix-sdk-base's
+/// `statestore_integration_tests!`).
 macro_rules! adapter_suite {
-    ($adapter:ident, $make:ident) => {
+    ($($test:ident),* $(,)?) => {
+        adapter_suite!(@adapter embedded, make_embedded, $($test),*);
+        adapter_suite!(@adapter aws_moto, make_aws, $($test),*);
+    };
+    (@adapter $adapter:ident, $make:ident, $($test:ident),*) => {
         mod $adapter {
             use super::*;
 
@@ -1804,90 +1813,31 @@ macro_rules! adapter_suite {
                 eprintln!("{}::{name} took {:?}", stringify!($adapter), t.elapsed());
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tenants_and_keys() {
-                timed("tenants_and_keys", super::tenants_and_keys($make().await)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn kms_context_binding() {
-                timed(
-                    "kms_context_binding",
-                    super::kms_context_binding($make().await),
-                )
-                .await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn invites_and_ceremonies_are_consumed_once() {
-                let h = $make().await;
-                timed(
-                    "consume_once",
-                    super::invites_and_ceremonies_are_consumed_once(h),
-                )
-                .await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn users_credentials_and_care_teams() {
-                let h = $make().await;
-                timed("users", super::users_credentials_and_care_teams(h)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn devices_sessions_and_nonces() {
-                let h = $make().await;
-                timed("devices", super::devices_sessions_and_nonces(h)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn objects_feed_and_uploads() {
-                timed("objects", super::objects_feed_and_uploads($make().await)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn audit_is_append_only_newest_first() {
-                let h = $make().await;
-                timed("audit", super::audit_is_append_only_newest_first(h)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn audit_entries_filters_cursors_and_chains() {
-                let h = $make().await;
-                timed(
-                    "audit_query",
-                    super::audit_entries_filters_cursors_and_chains(h),
-                )
-                .await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn blobs_multipart_resume_and_download() {
-                let h = $make().await;
-                timed("blobs", super::blobs_multipart_resume_and_download(h)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn tenant_isolation() {
-                timed("isolation", super::tenant_isolation($make().await)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn lifecycle_policy_wipe_and_quarantine() {
-                let h = $make().await;
-                timed("lifecycle", super::lifecycle_policy_wipe_and_quarantine(h)).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn no_plaintext_at_rest() {
-                timed("plaintext_scan", super::no_plaintext_at_rest($make().await)).await
-            }
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let h = $make().await;
+                    timed(stringify!($test), super::$test(h)).await
+                }
+            )*
         }
     };
 }
 
-adapter_suite!(embedded, make_embedded);
-adapter_suite!(aws_moto, make_aws);
+adapter_suite!(
+    tenants_and_keys,
+    kms_context_binding,
+    invites_and_ceremonies_are_consumed_once,
+    users_credentials_and_care_teams,
+    devices_sessions_and_nonces,
+    objects_feed_and_uploads,
+    audit_is_append_only_newest_first,
+    audit_entries_filters_cursors_and_chains,
+    blobs_multipart_resume_and_download,
+    tenant_isolation,
+    lifecycle_policy_wipe_and_quarantine,
+    no_plaintext_at_rest,
+);
 
 /// AWS only: shredding disables the tenant's KMS key and schedules its deletion. (moto keeps
 /// decrypting with a disabled key, so the "nothing decrypts afterwards" half is AWS's

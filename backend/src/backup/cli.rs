@@ -20,7 +20,7 @@ use anyhow::{Context, anyhow, bail};
 use ward_proto::TenantId;
 
 use super::{ArchiveKey, BackupError, drill, export, restore};
-use crate::config::{Config, StoreConfig};
+use crate::config::Config;
 use crate::store::Stores;
 
 const USAGE: &str = "usage:
@@ -31,6 +31,11 @@ const USAGE: &str = "usage:
 /// Runs a `backup` subcommand (`args` after `backup`); returns whether everything matched.
 pub async fn run(args: &[String]) -> anyhow::Result<bool> {
     let (cmd, rest) = args.split_first().ok_or_else(|| anyhow!("{USAGE}"))?;
+    if matches!(cmd.as_str(), "-h" | "--help" | "help") {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{USAGE}")?;
+        return Ok(true);
+    }
     let flag = |name: &str| -> Option<&str> {
         rest.iter()
             .position(|a| a == name)
@@ -120,35 +125,11 @@ fn emit<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configured store (creating the table and bucket on an emulator, as `ward-server` does).
+/// The configured store ([`crate::store::open`], as `ward-server` opens it).
 async fn open_store(config: &Config) -> anyhow::Result<Stores> {
-    match &config.store {
-        StoreConfig::Embedded { dir } => Ok(Stores::embedded(dir, &config.web_origin)
-            .with_context(|| format!("opening the data folder {}", dir.display()))?
-            .0),
-        StoreConfig::Aws {
-            table,
-            bucket,
-            endpoint,
-        } => {
-            use crate::store::aws::{Aws, AwsSettings, S3Blobs, stores};
-            let aws = Aws::connect(AwsSettings {
-                table: table.clone(),
-                bucket: bucket.clone(),
-                endpoint: endpoint.clone(),
-                region: None,
-            })
-            .await
-            .context("connecting to AWS")?;
-            if endpoint.is_some() {
-                aws.create_table_and_bucket()
-                    .await
-                    .context("creating the table and bucket on the emulator")?;
-            }
-            let blobs = S3Blobs::new(aws.clone());
-            Ok(stores(aws, blobs))
-        }
-    }
+    Ok(crate::store::open(&config.store, &config.web_origin)
+        .await?
+        .stores)
 }
 
 async fn pick_tenant(stores: &Stores, given: Option<&str>) -> anyhow::Result<TenantId> {

@@ -3,7 +3,6 @@
 //! sets (`WARD_STORE=aws`, `WARD_TABLE`, `WARD_BUCKET`, `WARD_RP_ID`, `WARD_WEB_ORIGIN`, …);
 //! AWS clients are built once per cold start, never per request.
 
-use anyhow::Context;
 use ward_backend::config::StoreConfig;
 use ward_backend::{AppState, Config, api, router};
 
@@ -17,16 +16,14 @@ async fn main() -> Result<(), lambda_http::Error> {
         .without_time()
         .init();
     let config = Config::from_env(8080);
-    let stores = match &config.store {
-        StoreConfig::Aws { .. } => ward_backend::store::connect(&config.store)
-            .await
-            .context("connecting to DynamoDB, S3 and KMS")?,
-        StoreConfig::Embedded { .. } => {
-            return Err(
-                "ward-lambda needs WARD_STORE=aws (the embedded store is for ward-server)".into(),
-            );
-        }
-    };
+    if let StoreConfig::Embedded { .. } = &config.store {
+        return Err(
+            "ward-lambda needs WARD_STORE=aws (the embedded store is for ward-server)".into(),
+        );
+    }
+    let stores = ward_backend::store::open(&config.store, &config.web_origin)
+        .await?
+        .stores;
     let state = AppState::new(stores, config, api::system_clock())?;
     lambda_http::run(router(state)).await
 }

@@ -1,22 +1,70 @@
 //! `ward-server`: the Ward API on one machine with the embedded store (SQLite + files + a local
 //! master key in `WARD_DATA_DIR`, default `./ward-data`). Prints its URL and, on first start, a
-//! one-time setup code for the first clinic admin.
+//! one-time setup code for the first clinic admin. `ward-server --help` lists the commands and
+//! the `WARD_*` variables it reads.
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use anyhow::Context;
-use ward_backend::config::StoreConfig;
-use ward_backend::store::Stores;
-use ward_backend::{AppState, Config, api, router, tenants};
+use ward_backend::config::ENV_VAR_HELP;
+use ward_backend::{AppState, Config, api, backup, router, store, tenants};
 
+/// The usage text: commands, then the environment (from `config::ENV_VAR_HELP`).
+fn usage() -> String {
+    let mut u = String::from(
+        "usage: ward-server [serve]
+       ward-server backup export  --tenant <id> --out <file> --key <keyfile>
+       ward-server backup restore --in <file> --key <keyfile>
+       ward-server backup drill   [--tenant <id>] [--keep <dir>]
+       ward-server --help
+
+commands:
+  serve (default)   run the Ward API and the admin console
+  backup export     write one tenant to an encrypted archive
+  backup restore    restore an archive into the configured store
+  backup drill      export and restore into a scratch store, and compare
+
+environment:
+",
+    );
+    let width = ENV_VAR_HELP.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (name, help) in ENV_VAR_HELP {
+        let _ = writeln!(u, "  {name:width$}  {help}");
+    }
+    let _ = writeln!(u, "  {:width$}  log filter (default info)", "RUST_LOG");
+    u
+}
+
+// The usage and the banner are the program's output for the person who started it.
+#[allow(clippy::print_stdout, clippy::print_stderr)]
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("backup") {
-        // `ward-server backup export|restore|drill …` (JSON report on stdout, no server).
-        let ok = ward_backend::backup::cli::run(&args[2..]).await?;
-        std::process::exit(if ok { 0 } else { 1 });
+    match args.get(1).map(String::as_str) {
+        None | Some("serve") if args.len() <= 2 => serve().await,
+        Some("backup") => {
+            // `ward-server backup export|restore|drill …` (JSON report on stdout, no server).
+            let ok = backup::cli::run(&args[2..]).await?;
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        Some("-h" | "--help" | "help") => {
+            print!("{}", usage());
+            Ok(())
+        }
+        _ => {
+            eprint!(
+                "ward-server: unknown argument {:?}\n\n{}",
+                args[1..].join(" "),
+                usage()
+            );
+            std::process::exit(2);
+        }
     }
+}
+
+#[allow(clippy::print_stdout)]
+async fn serve() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -29,38 +77,10 @@ async fn main() -> anyhow::Result<()> {
         .next()
         .and_then(|p| p.trim_end_matches('/').parse().ok())
         .unwrap_or(8080);
-    let (stores, local_blobs) = match &config.store {
-        StoreConfig::Embedded { dir } => {
-            let (s, b) =
-                Stores::embedded(dir, &config.web_origin).context("opening the data folder")?;
-            (s, Some(b))
-        }
-        StoreConfig::Aws {
-            table,
-            bucket,
-            endpoint,
-        } => {
-            use ward_backend::store::aws::{Aws, AwsSettings, S3Blobs, stores};
-            let aws = Aws::connect(AwsSettings {
-                table: table.clone(),
-                bucket: bucket.clone(),
-                endpoint: endpoint.clone(),
-                region: None,
-            })
-            .await
-            .context("connecting to AWS")?;
-            if endpoint.is_some() {
-                // An emulator (moto) starts empty; on AWS the template owns table and bucket.
-                aws.create_table_and_bucket()
-                    .await
-                    .context("creating the table and bucket on the emulator")?;
-            }
-            let blobs = S3Blobs::new(aws.clone());
-            (stores(aws, blobs), None)
-        }
-    };
+    let opened = store::open(&config.store, &config.web_origin).await?;
+    let stores = opened.stores;
     let mut state = AppState::new(stores.clone(), config.clone(), api::system_clock())?;
-    if let Some(b) = local_blobs {
+    if let Some(b) = opened.local_blobs {
         state = state.with_local_blobs(b);
     }
     let setup = tenants::bootstrap(&stores, state.now()).await?;
@@ -76,11 +96,7 @@ async fn main() -> anyhow::Result<()> {
             s.tenant.name, s.tenant.id, s.code
         ));
     }
-    // The banner is the program's output for the person who started it.
-    #[allow(clippy::print_stdout)]
-    {
-        println!("{banner}");
-    }
+    println!("{banner}");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

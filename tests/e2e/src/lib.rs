@@ -27,6 +27,24 @@ use ward_core::{SoftwareKeyStore, WardVault};
 
 pub use proxy::{FaultConfig, FaultProxy};
 
+/// Runs each listed `fn(Store)` as a `#[test]` on both adapters, in `mod embedded` and
+/// `mod aws_moto` of the invoking test file: adding a scenario to both is one line.
+///
+/// ```ignore
+/// ward_e2e::on_both_adapters!(two_devices_converge, photos_reach_another_device);
+/// ```
+#[macro_export]
+macro_rules! on_both_adapters {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(#[test] fn $name() { super::$name($crate::Store::Embedded) })*
+        }
+        mod aws_moto {
+            $(#[test] fn $name() { super::$name($crate::Store::AwsMoto) })*
+        }
+    };
+}
+
 /// Which storage adapter the backend runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Store {

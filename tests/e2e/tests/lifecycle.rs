@@ -333,18 +333,7 @@ fn lockdown_leaves_no_session(store: Store) {
     admin.sync_until_done(2);
 }
 
-macro_rules! on_both_adapters {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(#[test] fn $name() { super::$name(ward_e2e::Store::Embedded) })*
-        }
-        mod aws_moto {
-            $(#[test] fn $name() { super::$name(ward_e2e::Store::AwsMoto) })*
-        }
-    };
-}
-
-on_both_adapters!(
+ward_e2e::on_both_adapters!(
     revoked_phone_rescues_then_wipes,
     forged_wipe_is_refused,
     lockdown_leaves_no_session

@@ -63,18 +63,7 @@ fn as_set(v: Vec<(String, String, u8)>) -> HashSet<(String, String, u8)> {
     s
 }
 
-macro_rules! on_both_adapters {
-    ($($name:ident),* $(,)?) => {
-        mod embedded {
-            $(#[test] fn $name() { super::$name(ward_e2e::Store::Embedded) })*
-        }
-        mod aws_moto {
-            $(#[test] fn $name() { super::$name(ward_e2e::Store::AwsMoto) })*
-        }
-    };
-}
-
-on_both_adapters!(
+ward_e2e::on_both_adapters!(
     two_devices_converge_and_keep_both_concurrent_versions,
     five_devices_editing_one_note_converge_with_every_version,
     photos_reach_another_device_through_presigned_urls,

@@ -2,8 +2,9 @@
 //! sequence number; `audit_ix` holds the columns the filters use (time, actor, device, action,
 //! client), written in the same transaction, so a filtered query is one indexed SQL statement;
 //! `audit_chain` holds each device's accepted chain links, keyed (tenant, device, seq) so an
-//! event is stored once. Triggers make all three append-only. Entries written before `audit_ix`
-//! existed are indexed when the store opens.
+//! event is stored once. Triggers make all three append-only (the tables are in
+//! [`super::schema`]). Entries written before `audit_ix` existed are indexed by the schema step
+//! that adopts such a database.
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -13,39 +14,9 @@ use super::{Embedded, json, parse, t};
 use crate::model::{AuditEntry, AuditRecord, ChainLink};
 use crate::store::{AuditPage, AuditQuery, AuditStore, ChainEntry, StoreResult};
 
-const AUDIT_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS audit_ix (
-    tenant TEXT NOT NULL,
-    seq    INTEGER NOT NULL,
-    at_ms  INTEGER NOT NULL,
-    actor  TEXT NOT NULL,
-    device TEXT,
-    action TEXT NOT NULL,
-    client TEXT,
-    PRIMARY KEY (tenant, seq)
-) STRICT;
-CREATE INDEX IF NOT EXISTS audit_ix_device ON audit_ix (tenant, device, seq);
-CREATE INDEX IF NOT EXISTS audit_ix_client ON audit_ix (tenant, client, seq);
-CREATE TABLE IF NOT EXISTS audit_chain (
-    tenant TEXT NOT NULL,
-    device TEXT NOT NULL,
-    seq    INTEGER NOT NULL,
-    body   BLOB NOT NULL,
-    PRIMARY KEY (tenant, device, seq)
-) STRICT;
-CREATE TRIGGER IF NOT EXISTS audit_ix_append_only_update BEFORE UPDATE ON audit_ix
-BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_ix_append_only_delete BEFORE DELETE ON audit_ix
-BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_chain_append_only_update BEFORE UPDATE ON audit_chain
-BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_chain_append_only_delete BEFORE DELETE ON audit_chain
-BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
-";
-
-/// Creates the audit index and chain tables and indexes entries that predate them.
-pub(super) fn init(conn: &Connection) -> StoreResult<()> {
-    conn.execute_batch(AUDIT_SCHEMA)?;
+/// Indexes the entries that have no `audit_ix` row: those written before the index existed
+/// (a schema step, [`super::schema`]).
+pub(super) fn index_unindexed(conn: &Connection) -> StoreResult<()> {
     let missing: Vec<(String, i64, Vec<u8>)> = {
         let mut s = conn.prepare(
             "SELECT a.tenant, a.seq, a.body FROM audit a WHERE NOT EXISTS

@@ -1,0 +1,105 @@
+//! `KeyVault` on the embedded adapter: the local master key seals one random KEK per tenant
+//! (a `kek` record), and each tenant key is sealed under its tenant's KEK with the tenant as
+//! context. Deleting the KEK record crypto-shreds the tenant.
+
+use async_trait::async_trait;
+use ward_proto::{SymmetricKey, TenantId};
+use zeroize::Zeroizing;
+
+use super::{Embedded, rec_get, rec_insert_new, t};
+use crate::error::StoreError;
+use crate::store::{KeyVault, StoreResult};
+
+fn kek_context(tenant: TenantId) -> Vec<u8> {
+    let mut c = b"ward tenant kek v1".to_vec();
+    c.extend_from_slice(tenant.as_bytes());
+    c
+}
+
+fn tenant_key_context(tenant: TenantId) -> Vec<u8> {
+    // The embedded analogue of KMS encryption context {"tenant": id}.
+    let mut c = b"ward tenant key v1 tenant=".to_vec();
+    c.extend_from_slice(tenant.to_string().as_bytes());
+    c
+}
+
+impl Embedded {
+    async fn tenant_kek(&self, tenant: TenantId) -> StoreResult<SymmetricKey> {
+        let id = t(tenant);
+        let sealed = self
+            .run(move |c| rec_get(c, &id, "kek", "current"))
+            .await?
+            .ok_or_else(|| {
+                StoreError::Backend("tenant key-encryption key is gone (shredded?)".into())
+            })?;
+        let raw = self
+            .master
+            .open_small(&kek_context(tenant), &sealed)
+            .map_err(|_| StoreError::Backend("tenant KEK failed to unwrap".into()))?;
+        SymmetricKey::from_slice(&raw).ok_or_else(|| StoreError::Backend("bad KEK".into()))
+    }
+
+    /// Crypto-shreds a tenant: deletes its KEK, after which no wrapped tenant key (and so no
+    /// envelope of that tenant, anywhere) can be opened.
+    pub async fn shred_tenant(&self, tenant: TenantId) -> StoreResult<()> {
+        let id = t(tenant);
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM records WHERE tenant = ?1 AND kind = 'kek'",
+                [id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl KeyVault for Embedded {
+    async fn create_tenant_kek(&self, tenant: TenantId) -> StoreResult<String> {
+        let kek = SymmetricKey::generate().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let sealed = self
+            .master
+            .seal_small(&kek_context(tenant), kek.expose_secret())
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let id = t(tenant);
+        self.run(move |c| rec_insert_new(c, &id, "kek", "current", &sealed))
+            .await?;
+        Ok(format!("local:{tenant}"))
+    }
+
+    async fn generate_tenant_key(
+        &self,
+        tenant: TenantId,
+        _key_ref: &str,
+    ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)> {
+        let kek = self.tenant_kek(tenant).await?;
+        let key = SymmetricKey::generate().map_err(|e| StoreError::Backend(e.to_string()))?;
+        let wrapped = kek
+            .seal_small(&tenant_key_context(tenant), key.expose_secret())
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok((Zeroizing::new(key.expose_secret().to_vec()), wrapped))
+    }
+
+    async fn unwrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        _key_ref: &str,
+        wrapped: &[u8],
+    ) -> StoreResult<Zeroizing<Vec<u8>>> {
+        let kek = self.tenant_kek(tenant).await?;
+        kek.open_small(&tenant_key_context(tenant), wrapped)
+            .map_err(|_| StoreError::Backend("tenant key failed to unwrap".into()))
+    }
+
+    async fn wrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        _key_ref: &str,
+        plaintext: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        let kek = self.tenant_kek(tenant).await?;
+        kek.seal_small(&tenant_key_context(tenant), plaintext)
+            .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
