@@ -6,6 +6,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+pub use ward_proto::errors::ErrorCode;
 
 /// Errors from the storage ports.
 #[derive(Debug, thiserror::Error)]
@@ -36,7 +37,7 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Stable machine-readable code.
-    pub code: &'static str,
+    pub code: ErrorCode,
     /// Human-readable message (no secrets, no clinical content).
     pub message: String,
     /// The signed wipe command answered to a revoked device (`410 wipe_required`).
@@ -52,13 +53,13 @@ struct Body<'a> {
 
 #[derive(Serialize)]
 struct Inner<'a> {
-    code: &'a str,
+    code: ErrorCode,
     message: &'a str,
 }
 
 impl ApiError {
     /// A new error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(status: StatusCode, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -73,36 +74,40 @@ impl ApiError {
             wipe: Some(Box::new(signed)),
             ..Self::new(
                 StatusCode::GONE,
-                "wipe_required",
+                ErrorCode::WipeRequired,
                 "this device was revoked by a clinic admin and must be wiped",
             )
         }
     }
     /// 400.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
     /// 401: not authenticated (missing, expired or revoked session; bad signature).
     pub fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::Unauthenticated,
+            message,
+        )
     }
     /// 403: authenticated but not allowed.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(StatusCode::FORBIDDEN, ErrorCode::Forbidden, message)
     }
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(StatusCode::NOT_FOUND, ErrorCode::NotFound, message)
     }
     /// 409.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
     /// 429.
     pub fn rate_limited() -> Self {
         Self::new(
             StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many attempts; retry later",
         )
     }
@@ -111,7 +116,7 @@ impl ApiError {
         tracing::error!(%cause, "internal error");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
+            ErrorCode::Internal,
             "internal error",
         )
     }
@@ -120,8 +125,32 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => ApiError::conflict("conflict", m),
+            StoreError::Conflict(m) => ApiError::conflict(ErrorCode::Conflict, m),
             StoreError::Backend(m) => ApiError::internal(m),
+        }
+    }
+}
+
+/// The one mapping from a rule's refusal to what the caller sees.
+impl From<crate::domain::DomainError> for ApiError {
+    fn from(e: crate::domain::DomainError) -> Self {
+        use crate::domain::DomainError as D;
+        match e {
+            D::NotFound(m) => ApiError::not_found(m),
+            D::Forbidden(m) => ApiError::forbidden(m),
+            D::Unauthenticated { code, message } => {
+                ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+            }
+            D::Invalid { code, message } => ApiError::bad_request(code, message),
+            D::Conflict { code, message } => ApiError::conflict(code, message),
+            e @ D::StepUpRequired => ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::StepUpRequired,
+                e.to_string(),
+            ),
+            D::WipeRequired(signed) => ApiError::wipe_required(*signed),
+            D::Store(e) => e.into(),
+            D::Internal(m) => ApiError::internal(m),
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod backup;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod model;
 pub mod store;

@@ -8,7 +8,7 @@
 use ring::rand::{SecureRandom, SystemRandom};
 use ward_proto::TenantId;
 
-use crate::api::auth::token_hash;
+use crate::domain::identity::token_hash;
 use crate::error::StoreError;
 use crate::model::{AuditRecord, Invite, Role, Tenant, WipeKey, WrappedTenantKey};
 use crate::store::{StoreResult, Stores};

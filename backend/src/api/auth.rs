@@ -7,111 +7,21 @@
 //! refusal is the same 401 so that probing learns nothing.
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::{HeaderMap, Method, Uri};
-use ring::digest::{SHA256, digest};
+use serde::de::DeserializeOwned;
 use ward_proto::signing::{self, HEADER_DEVICE, HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 use ward_proto::{DeviceId, TenantId};
 
 use super::AppState;
-use crate::error::{ApiError, ApiResult};
-use crate::model::{Device, DeviceStatus, Role, Session};
+use crate::domain::devices::{Admission, admission};
+use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Header carrying the session id (bound into the signature).
 pub use ward_proto::errors::HEADER_SESSION;
 
-/// How recent a passkey assertion must be for destructive admin actions.
-pub const STEP_UP_MAX_AGE_MS: i64 = 5 * 60 * 1000;
-
-/// An authenticated caller.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Tenant of the request (from the path; the session must belong to it).
-    pub tenant: TenantId,
-    /// The session.
-    pub session: Session,
-    /// The device that signed the request.
-    pub device: Device,
-}
-
-impl Caller {
-    /// The caller's role.
-    pub fn role(&self) -> Role {
-        self.session.role
-    }
-
-    /// The user id as text (audit actor).
-    pub fn actor(&self) -> String {
-        self.session.user_id.to_string()
-    }
-
-    /// Appends a server audit event for this caller (who, which device, what, when).
-    pub async fn audit(
-        &self,
-        state: &AppState,
-        action: &str,
-        target: Option<String>,
-    ) -> ApiResult<()> {
-        let r = crate::model::AuditRecord {
-            at_ms: state.now(),
-            actor: self.actor(),
-            device_id: Some(self.device.device_id),
-            action: action.into(),
-            target,
-        };
-        Ok(state.stores.audit.append(self.tenant, &r).await?)
-    }
-
-    /// Refuses every device but a revoked one whose wipe is pending (the wipe endpoints).
-    pub fn require_wiping(&self) -> ApiResult<&crate::model::WipeState> {
-        match (&self.device.status, &self.device.wipe) {
-            (DeviceStatus::Revoked, Some(w)) if w.receipt.is_none() => Ok(w),
-            _ => Err(ApiError::conflict(
-                "no_wipe_pending",
-                "this device has no pending wipe",
-            )),
-        }
-    }
-
-    /// Refuses devices not approved by an admin.
-    pub fn require_active(&self) -> ApiResult<()> {
-        if self.device.status == DeviceStatus::Active {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(
-                "this device is awaiting approval by a clinic admin",
-            ))
-        }
-    }
-
-    /// Refuses non-admins.
-    pub fn require_admin(&self) -> ApiResult<()> {
-        self.require_active()?;
-        if self.role() == Role::Admin {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("admin role required"))
-        }
-    }
-
-    /// Refuses unless a passkey assertion happened in the last five minutes.
-    pub fn require_step_up(&self, now_ms: i64) -> ApiResult<()> {
-        if now_ms - self.session.authenticated_at_ms <= STEP_UP_MAX_AGE_MS {
-            Ok(())
-        } else {
-            Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "step_up_required",
-                "confirm with your passkey first (step-up)",
-            ))
-        }
-    }
-}
-
-/// SHA-256 (hex) of a session token.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(digest(&SHA256, token.as_bytes()))
-}
+pub use crate::domain::identity::token_hash;
+pub use crate::domain::{Caller, STEP_UP_MAX_AGE_MS};
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> ApiResult<&'a str> {
     headers
@@ -172,15 +82,13 @@ pub async fn authenticate(
     // A revoked device whose wipe is still pending is answered (once its signature checks
     // out) with its wipe command, even though its sessions are dead: that is how a lost phone
     // learns it must wipe. Everything else about a dead session or device is a plain 401.
-    let pending_wipe = match (&device.status, &device.wipe) {
-        (DeviceStatus::Revoked, Some(w)) if w.receipt.is_none() => Some(w.signed.clone()),
-        _ => None,
-    };
+    let admission = admission(&device);
     let session_dead = session.revoked || session.expires_at_ms <= now;
-    if pending_wipe.is_none()
-        && (session_dead || matches!(device.status, DeviceStatus::Revoked | DeviceStatus::Wiped))
-    {
-        return Err(refused());
+    match admission {
+        Admission::MustWipe(_) => {}
+        Admission::Refused => return Err(refused()),
+        Admission::Admitted if session_dead => return Err(refused()),
+        Admission::Admitted => {}
     }
     signing::check_freshness(timestamp, now, state.config.max_skew_ms).map_err(|_| refused())?;
     let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
@@ -211,7 +119,7 @@ pub async fn authenticate(
         // twice by the network or replayed by someone; the device retries with a new one.
         return Err(ApiError::new(
             axum::http::StatusCode::UNAUTHORIZED,
-            "replayed_request",
+            ErrorCode::ReplayedRequest,
             "this request (its nonce) was already received",
         ));
     }
@@ -224,10 +132,10 @@ pub async fn authenticate(
             .touch_device(tenant, device_id, now)
             .await?;
     }
-    if let Some(signed) = pending_wipe
+    if let Admission::MustWipe(signed) = admission
         && !is_wipe_path(uri.path())
     {
-        return Err(ApiError::wipe_required(signed));
+        return Err(ApiError::wipe_required(*signed));
     }
     Ok(Caller {
         tenant,
@@ -262,46 +170,110 @@ fn is_wipe_path(path: &str) -> bool {
     )
 }
 
-/// The common start of every authenticated handler: the tenant from the path, the raw body
-/// (size-checked), and the authenticated caller.
-pub async fn authed(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let tenant: TenantId = super::path_id(tenant, "tenant")?;
-    let body = super::body_bytes(body)?;
-    let caller = authenticate(state, tenant, method, uri, headers, &body).await?;
-    Ok((tenant, caller, body))
+// ------------------------------------------------------------------ extractors
+//
+// Every authenticated handler names who may call it in its signature: `Authed` (any session's
+// device, pending allowed), `ActiveDevice` (an approved device), `Admin`, `AdminStepUp`. Each is
+// an axum `FromRequest` (it needs the body: the signature covers it) and checks, in this
+// order: the path's tenant (404), the body's size (413/400), the signed request (401/410), then
+// the role (403) and, for `AdminStepUp`, the passkey step-up (403 `step_up_required`).
+
+/// An authenticated request: its tenant (from the path), caller and raw body.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The path's tenant (the caller's session belongs to it).
+    pub tenant: TenantId,
+    /// Who signed the request.
+    pub caller: Caller,
+    /// The raw body (covered by the signature).
+    pub body: Bytes,
 }
 
-/// [`authed`] for admin endpoints: an admin on an approved device.
-pub async fn authed_admin(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let (tenant, caller, body) = authed(state, tenant, method, uri, headers, body).await?;
-    caller.require_admin()?;
-    Ok((tenant, caller, body))
+impl Ctx {
+    /// The body parsed as JSON (400 `invalid_json` otherwise).
+    pub fn json<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        super::parse_body(Ok(self.body.clone()))
+    }
 }
 
-/// [`authed`] for endpoints only an approved, active device may call (sync, photos).
-pub async fn authed_active(
-    state: &AppState,
-    tenant: &str,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<(TenantId, Caller, Bytes)> {
-    let (tenant, caller, body) = authed(state, tenant, method, uri, headers, body).await?;
-    caller.require_active()?;
-    Ok((tenant, caller, body))
+/// Reads the path's tenant and the body, and authenticates the request.
+async fn extract(req: Request, state: &AppState) -> ApiResult<Ctx> {
+    let (mut parts, body) = req.into_parts();
+    let params = RawPathParams::from_request_parts(&mut parts, state)
+        .await
+        .map_err(|_| ApiError::not_found("no such tenant"))?;
+    let tenant = params
+        .iter()
+        .find(|(k, _)| *k == "tenant")
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_default();
+    let tenant: TenantId = super::path_id(&tenant, "tenant")?;
+    let (method, uri, headers) = (
+        parts.method.clone(),
+        parts.uri.clone(),
+        parts.headers.clone(),
+    );
+    let body =
+        super::body_bytes(Bytes::from_request(Request::from_parts(parts, body), state).await)?;
+    let caller = authenticate(state, tenant, &method, &uri, &headers, &body).await?;
+    Ok(Ctx {
+        tenant,
+        caller,
+        body,
+    })
+}
+
+/// A signed request of a session's device; pending devices (and, on the wipe endpoints,
+/// revoked devices with a pending wipe) allowed.
+#[derive(Debug, Clone)]
+pub struct Authed(pub Ctx);
+
+/// A signed request from a device an admin approved.
+#[derive(Debug, Clone)]
+pub struct ActiveDevice(pub Ctx);
+
+/// A signed request from an admin on an approved device.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Ctx);
+
+/// [`Admin`] with a passkey assertion in the last [`STEP_UP_MAX_AGE_MS`].
+#[derive(Debug, Clone)]
+pub struct AdminStepUp(pub Ctx);
+
+impl FromRequest<AppState> for Authed {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> ApiResult<Self> {
+        Ok(Self(extract(req, state).await?))
+    }
+}
+
+impl FromRequest<AppState> for ActiveDevice {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> ApiResult<Self> {
+        let ctx = extract(req, state).await?;
+        ctx.caller.require_active()?;
+        Ok(Self(ctx))
+    }
+}
+
+impl FromRequest<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> ApiResult<Self> {
+        let ctx = extract(req, state).await?;
+        ctx.caller.require_admin()?;
+        Ok(Self(ctx))
+    }
+}
+
+impl FromRequest<AppState> for AdminStepUp {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> ApiResult<Self> {
+        let Admin(ctx) = Admin::from_request(req, state).await?;
+        ctx.caller.require_step_up(state.now())?;
+        Ok(Self(ctx))
+    }
 }

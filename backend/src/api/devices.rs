@@ -1,118 +1,43 @@
-//! Device administration: list, approve, revoke (revocation needs a fresh passkey step-up).
-//!
-//! Revocation kills the device's sessions at once, rotates the tenant key and queues a signed
-//! wipe command (see [`super::lifecycle`]).
+//! Device administration over HTTP: list, approve, revoke (revocation needs a fresh passkey
+//! step-up). Rules: [`crate::domain::devices`], [`crate::domain::lifecycle::revoke_device`].
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, Uri};
-use serde_json::{Value, json};
-use ward_proto::{DeviceId, TenantId};
+use ward_proto::DeviceId;
 
-use super::auth::authed_admin;
+use super::auth::{Admin, AdminStepUp, Ctx};
 use super::{AppState, path_id};
-use crate::error::{ApiError, ApiResult};
-use crate::model::{Device, DeviceStatus};
+use crate::domain::devices::{self as rules, Approved};
+use crate::domain::lifecycle::{self, Revoked};
+use crate::error::ApiResult;
+use crate::model::Device;
 
 /// `GET /v1/tenants/{tenant}/devices` (admin)
 pub async fn list(
     State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    Admin(Ctx { caller, .. }): Admin,
 ) -> ApiResult<Json<Vec<Device>>> {
-    let (tenant, _, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
-    Ok(Json(state.stores.devices.list_devices(tenant).await?))
-}
-
-async fn transition(
-    state: &AppState,
-    tenant: TenantId,
-    caller: &super::auth::Caller,
-    device: &str,
-    from: &[DeviceStatus],
-    to: DeviceStatus,
-    action: &str,
-) -> ApiResult<DeviceId> {
-    let device: DeviceId = path_id(device, "device")?;
-    if state
-        .stores
-        .devices
-        .get_device(tenant, device)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::not_found("no such device"));
-    }
-    if !state
-        .stores
-        .devices
-        .set_device_status(tenant, device, from, to)
-        .await?
-    {
-        return Err(ApiError::conflict(
-            "invalid_state",
-            format!("device cannot go to {to:?} from its current state"),
-        ));
-    }
-    caller
-        .audit(state, action, Some(device.to_string()))
-        .await?;
-    Ok(device)
+    Ok(Json(rules::list(state.env(), &caller).await?))
 }
 
 /// `POST /v1/tenants/{tenant}/devices/{device}/approve` (admin)
 pub async fn approve(
     State(state): State<AppState>,
-    Path((tenant, device)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
-    let (tenant, caller, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
-    let d = transition(
-        &state,
-        tenant,
-        &caller,
-        &device,
-        &[DeviceStatus::Pending],
-        DeviceStatus::Active,
-        "device.approve",
-    )
-    .await?;
-    Ok(Json(
-        json!({"device_id": d, "status": DeviceStatus::Active}),
-    ))
+    Path((_, device)): Path<(String, String)>,
+    Admin(Ctx { caller, .. }): Admin,
+) -> ApiResult<Json<Approved>> {
+    let device: DeviceId = path_id(&device, "device")?;
+    Ok(Json(rules::approve(state.env(), &caller, device).await?))
 }
 
 /// `POST /v1/tenants/{tenant}/devices/{device}/revoke` (admin + step-up)
 pub async fn revoke(
     State(state): State<AppState>,
-    Path((tenant, device)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult<Json<Value>> {
-    let (tenant, caller, _) = authed_admin(&state, &tenant, &method, &uri, &headers, body).await?;
-    caller.require_step_up(state.now())?;
-    let d = transition(
-        &state,
-        tenant,
-        &caller,
-        &device,
-        &[DeviceStatus::Pending, DeviceStatus::Active],
-        DeviceStatus::Revoked,
-        "device.revoke",
-    )
-    .await?;
-    let revoked = super::lifecycle::revoke_device(&state, &caller, d).await?;
+    Path((_, device)): Path<(String, String)>,
+    AdminStepUp(Ctx { caller, .. }): AdminStepUp,
+) -> ApiResult<Json<Revoked>> {
+    let device: DeviceId = path_id(&device, "device")?;
     Ok(Json(
-        serde_json::to_value(revoked).map_err(ApiError::internal)?,
+        lifecycle::revoke_device(state.env(), &caller, device).await?,
     ))
 }

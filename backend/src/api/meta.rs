@@ -4,36 +4,81 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde_json::json;
+use serde::Serialize;
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Health {
+    /// Always `ok`.
+    pub status: String,
+}
 
 /// Liveness.
-pub async fn healthz() -> impl IntoResponse {
-    Json(json!({"status": "ok"}))
+pub async fn healthz() -> Json<Health> {
+    Json(Health {
+        status: "ok".into(),
+    })
+}
+
+/// The iOS associated-domains file.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct AppSiteAssociation {
+    /// Apps that may use passkeys for the RP id.
+    pub webcredentials: WebCredentials,
+}
+
+/// The `webcredentials` entry.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct WebCredentials {
+    /// `TEAMID.bundle.id` of each app.
+    pub apps: Vec<String>,
 }
 
 /// iOS associated domains: lets the app use passkeys for the RP id.
-pub async fn apple_app_site_association(State(s): State<AppState>) -> impl IntoResponse {
-    Json(json!({ "webcredentials": { "apps": s.config.ios_app_ids } }))
+pub async fn apple_app_site_association(State(s): State<AppState>) -> Json<AppSiteAssociation> {
+    Json(AppSiteAssociation {
+        webcredentials: WebCredentials {
+            apps: s.config.ios_app_ids.clone(),
+        },
+    })
+}
+
+/// One Digital Asset Links statement.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct AssetLink {
+    /// `delegate_permission/common.get_login_creds`.
+    pub relation: Vec<String>,
+    /// The Android app.
+    pub target: AssetTarget,
+}
+
+/// The app a statement is about.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct AssetTarget {
+    /// `android_app`.
+    pub namespace: String,
+    /// Package name.
+    pub package_name: String,
+    /// SHA-256 fingerprints of its signing certificates.
+    pub sha256_cert_fingerprints: Vec<String>,
 }
 
 /// Android Digital Asset Links: lets the app use passkeys for the RP id.
-pub async fn assetlinks(State(s): State<AppState>) -> impl IntoResponse {
-    let statements: Vec<_> = s
+pub async fn assetlinks(State(s): State<AppState>) -> Json<Vec<AssetLink>> {
+    let statements: Vec<AssetLink> = s
         .config
         .android_package
         .iter()
-        .map(|package| {
-            json!({
-                "relation": ["delegate_permission/common.get_login_creds"],
-                "target": {
-                    "namespace": "android_app",
-                    "package_name": package,
-                    "sha256_cert_fingerprints": s.config.android_cert_fingerprints,
-                }
-            })
+        .map(|package| AssetLink {
+            relation: vec!["delegate_permission/common.get_login_creds".into()],
+            target: AssetTarget {
+                namespace: "android_app".into(),
+                package_name: package.clone(),
+                sha256_cert_fingerprints: s.config.android_cert_fingerprints.clone(),
+            },
         })
         .collect();
     Json(statements)
@@ -48,14 +93,16 @@ pub async fn not_found() -> ApiError {
 pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
+        ErrorCode::MethodNotAllowed,
         "method not allowed",
     )
 }
 
 /// `GET /`: a plain page for a person who opens the server in a browser.
 pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
-    let tenants = s.stores.tenants.list_tenants().await.unwrap_or_default();
+    let tenants = crate::domain::users::clinics(s.env())
+        .await
+        .unwrap_or_default();
     let rows: String = tenants
         .iter()
         .map(|t| {

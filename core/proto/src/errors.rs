@@ -66,6 +66,8 @@ codes! {
     BadSize = "bad_size",
     /// A public key is malformed.
     BadPublicKey = "bad_public_key",
+    /// A field that must be base64url is not.
+    BadBase64 = "bad_base64",
     /// An uploaded audit event is malformed.
     BadEvent = "bad_event",
     /// A wipe receipt is malformed or does not verify.

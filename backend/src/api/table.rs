@@ -1,0 +1,238 @@
+//! Every route with its documentation: the single table both `api::router` and the OpenAPI
+//! document are built from. One route is one entry:
+//!
+//! ```text
+//! method "path" => handler, Access, "summary", [(RequestType) =>] returns [= Type] [, query = PARAMS];
+//! ```
+//!
+//! `returns` is `json = T`, `json_or_csv = T`, `html`, `text`, `bytes` or `empty`.
+
+use axum::routing::{MethodRouter, get, post, put};
+
+use super::openapi::{Access::*, Doc, Param, Returns, any_object, schema};
+use super::{AppState, console, devices, identity, keys, lifecycle, meta, photos, reports, sync};
+use super::{openapi_json, users};
+use crate::domain;
+use crate::model::{Device, QuarantineItem, TenantPolicy, WipeState};
+use ward_proto::api::{PushRequest, PushResult};
+use ward_proto::audit::{AuditUpload, AuditUploadResult};
+use ward_proto::wipe::SignedReceipt;
+
+macro_rules! returns {
+    (json $t:ty) => {
+        Returns::Json(schema::<$t>)
+    };
+    (json_or_csv $t:ty) => {
+        Returns::JsonOrCsv(schema::<$t>)
+    };
+    (object) => {
+        Returns::Json(any_object)
+    };
+    (html) => {
+        Returns::Html
+    };
+    (text) => {
+        Returns::Text
+    };
+    (bytes) => {
+        Returns::Bytes
+    };
+    (empty) => {
+        Returns::Empty
+    };
+}
+
+macro_rules! request {
+    () => {
+        None
+    };
+    ($t:ty) => {
+        Some(schema::<$t>)
+    };
+}
+
+macro_rules! query {
+    () => {
+        &[]
+    };
+    ($q:expr) => {
+        $q
+    };
+}
+
+macro_rules! table {
+    ($( $m:ident $path:literal => $handler:path, $access:ident, $summary:literal,
+        $( ($req:ty) => )? $ret:ident $(= $rt:ty)? $(, query = $q:expr)? ; )*) => {
+        vec![$(
+            (
+                Doc {
+                    method: stringify!($m),
+                    path: $path.to_string(),
+                    summary: $summary,
+                    access: $access,
+                    request: request!($($req)?),
+                    returns: returns!($ret $($rt)?),
+                    query: query!($($q)?),
+                },
+                $m($handler),
+            )
+        ),*]
+    };
+}
+
+const PULL: &[Param] = &[
+    Param {
+        name: "after",
+        ty: "integer",
+        description: "Feed position to continue after (`next_after` of the last page); default 0.",
+    },
+    Param {
+        name: "limit",
+        ty: "integer",
+        description: "Versions per page, 1-1000 (default 200).",
+    },
+    Param {
+        name: "exclude_own",
+        ty: "integer",
+        description: "1: leave out versions this device pushed itself.",
+    },
+];
+
+const FORMAT: Param = Param {
+    name: "format",
+    ty: "string",
+    description: "`json` (default) or `csv`.",
+};
+
+const BREACH: &[Param] = &[FORMAT];
+
+const AUDIT: &[Param] = &[
+    Param {
+        name: "device",
+        ty: "string",
+        description: "Only entries of this device id.",
+    },
+    Param {
+        name: "actor",
+        ty: "string",
+        description: "Only entries of this actor (user id, `system`).",
+    },
+    Param {
+        name: "action",
+        ty: "string",
+        description: "Only this action (`device.revoke`, `client.deliver`, …).",
+    },
+    Param {
+        name: "client",
+        ty: "string",
+        description: "Only entries about this client id.",
+    },
+    Param {
+        name: "since",
+        ty: "integer",
+        description: "From this time (ms since the epoch).",
+    },
+    Param {
+        name: "until",
+        ty: "integer",
+        description: "Up to this time (ms since the epoch).",
+    },
+    Param {
+        name: "limit",
+        ty: "integer",
+        description: "Entries per page, 1-1000 (default 100).",
+    },
+    Param {
+        name: "after",
+        ty: "string",
+        description: "Cursor of the previous page's `next`.",
+    },
+    Param {
+        name: "order",
+        ty: "string",
+        description: "`desc` (newest first, default) or `asc`.",
+    },
+    FORMAT,
+];
+
+/// Every route with its documentation.
+pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
+    table! {
+        get "/" => meta::index, Public, "Landing page for a browser", html;
+        get "/console" => console::index, Public, "The web admin console", html;
+        get "/console/{file}" => console::asset, Public, "A file of the web admin console (scripts, styles)", text;
+        get "/healthz" => meta::healthz, Public, "Liveness", json = meta::Health;
+        get "/openapi.json" => openapi_json, Public, "This document", object;
+        get "/.well-known/apple-app-site-association" => meta::apple_app_site_association, Public,
+            "iOS passkey association", json = meta::AppSiteAssociation;
+        get "/.well-known/assetlinks.json" => meta::assetlinks, Public, "Android passkey association",
+            json = Vec<meta::AssetLink>;
+        post "/v1/tenants/{tenant}/enroll/start" => identity::enroll_start, Public,
+            "Start enrollment with an invite (passkey registration)",
+            (identity::EnrollStart) => json = identity::CeremonyStarted;
+        post "/v1/tenants/{tenant}/enroll/finish" => identity::enroll_finish, Public,
+            "Finish enrollment: passkey + device key, returns a session",
+            (identity::EnrollFinish) => json = identity::SessionGrant;
+        post "/v1/tenants/{tenant}/login/start" => identity::login_start, Public, "Start a passkey login",
+            (identity::LoginStart) => json = identity::CeremonyStarted;
+        post "/v1/tenants/{tenant}/login/finish" => identity::login_finish, Public,
+            "Finish a passkey login on an enrolled device",
+            (identity::LoginFinish) => json = identity::SessionGrant;
+        post "/v1/tenants/{tenant}/step-up/start" => identity::step_up_start, Session,
+            "Start a step-up passkey assertion", json = identity::CeremonyStarted;
+        post "/v1/tenants/{tenant}/step-up/finish" => identity::step_up_finish, Session, "Finish a step-up",
+            (identity::StepUpFinish) => json = identity::SteppedUp;
+        get "/v1/tenants/{tenant}/me" => identity::me, Session, "The caller's user, role and device state",
+            json = identity::Me;
+        post "/v1/tenants/{tenant}/invites" => identity::create_invite, Admin,
+            "Invite a staff member (returns a one-time code)",
+            (identity::NewInvite) => json = identity::InviteCreated;
+        get "/v1/tenants/{tenant}/users" => users::list, Admin, "The clinic's staff (admin console)",
+            json = Vec<users::StaffMember>;
+        get "/v1/tenants/{tenant}/devices" => devices::list, Admin, "List devices", json = Vec<Device>;
+        post "/v1/tenants/{tenant}/devices/{device}/approve" => devices::approve, Admin,
+            "Approve a pending device", json = domain::devices::Approved;
+        post "/v1/tenants/{tenant}/devices/{device}/revoke" => devices::revoke, AdminStepUp,
+            "Revoke a device: sessions, key rotation, signed wipe command", json = domain::lifecycle::Revoked;
+        post "/v1/tenants/{tenant}/lockdown" => lifecycle::lockdown, AdminStepUp,
+            "Revoke every other device, rotate the key, end every session", json = domain::lifecycle::Lockdown;
+        get "/v1/tenants/{tenant}/policy" => lifecycle::policy_get, Device, "The clinic's policies",
+            json = TenantPolicy;
+        put "/v1/tenants/{tenant}/policy" => lifecycle::policy_put, AdminStepUp, "Replace the clinic's policies",
+            (TenantPolicy) => json = TenantPolicy;
+        get "/v1/tenants/{tenant}/quarantine" => lifecycle::quarantine_list, Admin,
+            "Versions rescued by revoked devices", json = Vec<QuarantineItem>;
+        post "/v1/tenants/{tenant}/quarantine/{version}/accept" => lifecycle::quarantine_accept, Admin,
+            "Accept a rescued version into the record", json = QuarantineItem;
+        post "/v1/tenants/{tenant}/quarantine/{version}/reject" => lifecycle::quarantine_reject, Admin,
+            "Reject a rescued version", json = QuarantineItem;
+        post "/v1/tenants/{tenant}/wipe/quarantine" => lifecycle::wipe_quarantine, Session,
+            "A revoked device's rescue upload before its wipe", (PushRequest) => json = Vec<PushResult>;
+        post "/v1/tenants/{tenant}/wipe/receipt" => lifecycle::wipe_receipt, Session,
+            "A revoked device's signed wipe receipt", (SignedReceipt) => json = WipeState;
+        post "/v1/tenants/{tenant}/keys/release" => keys::release, Device,
+            "Tenant keys sealed to a one-time X25519 key", (keys::ReleaseRequest) => json = keys::Released;
+        post "/v1/tenants/{tenant}/objects/push" => sync::push, Device, "Push envelopes (idempotent per version)",
+            (sync::PushRequest) => json = Vec<sync::PushResult>;
+        get "/v1/tenants/{tenant}/objects/pull" => sync::pull, Device,
+            "Pull the change feed after a cursor (?after=&limit=)", json = sync::PullPage, query = PULL;
+        post "/v1/tenants/{tenant}/uploads/start" => photos::start, Device,
+            "Start or resume a photo upload: presigned part URLs",
+            (photos::UploadStart) => json = photos::UploadPlan;
+        post "/v1/tenants/{tenant}/uploads/complete" => photos::complete, Device, "Complete a photo upload",
+            (photos::UploadComplete) => json = domain::photos::Completed;
+        post "/v1/tenants/{tenant}/downloads" => photos::download, Device, "A presigned photo download URL",
+            (photos::DownloadRequest) => json = photos::DownloadUrl;
+        post "/v1/tenants/{tenant}/audit/events" => reports::upload_events, Device,
+            "Upload a segment of this device's hash-chained audit log (verified; gaps and breaks are stored flagged)",
+            (AuditUpload) => json = AuditUploadResult;
+        get "/v1/tenants/{tenant}/audit" => reports::list, Admin,
+            "Audit log, server and device events (?device=&actor=&action=&client=&since=&until=&limit=&after=&order=asc|desc&format=json|csv)",
+            json_or_csv = reports::AuditList, query = AUDIT;
+        get "/v1/tenants/{tenant}/devices/{device}/breach-scope" => reports::breach_scope, Admin,
+            "Breach-scope report of a device: clients delivered and created, last contact and unlock, wipe (?format=json|csv)",
+            json_or_csv = reports::BreachScope, query = BREACH;
+        get "/blobs/{*path}" => photos::local_get, SignedUrl, "Download a blob (embedded mode)", bytes;
+        put "/blobs/{*path}" => photos::local_put, SignedUrl, "Upload a part (embedded mode)", empty;
+    }
+}
