@@ -174,7 +174,7 @@ pub fn decode_release_payload(
     payload: &[u8],
     epochs: &[u32],
 ) -> Result<Vec<crate::TenantKey>, ReleasePayloadError> {
-    if payload.len() % RELEASE_ENTRY_LEN != 0 {
+    if !payload.len().is_multiple_of(RELEASE_ENTRY_LEN) {
         return Err(ReleasePayloadError("length is not a whole number of keys"));
     }
     if payload.len() / RELEASE_ENTRY_LEN != epochs.len() {
