@@ -1,6 +1,7 @@
 //! The HTTP API: one axum [`Router`] built by [`router`], served by `axum::serve` locally and by
-//! `lambda_http` on AWS. Handlers only translate HTTP; rules live in the submodules' functions
-//! over the storage ports.
+//! `lambda_http` on AWS. Handlers only translate HTTP: an extractor authenticates
+//! ([`auth`]), the handler parses the body, calls one rule of [`crate::domain`] and responds.
+//! The route table is `table.rs`.
 //!
 //! Every error leaves as JSON (see [`crate::error`]); unknown routes and wrong methods too.
 //! Request bodies are taken as raw bytes and parsed by hand so a malformed body is a 400 JSON

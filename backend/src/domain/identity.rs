@@ -194,7 +194,8 @@ pub async fn enroll_start(
     })
 }
 
-/// Finishes enrollment: the passkey, the device key (pending unless the invite approves it) and a session.
+/// Finishes enrollment: the passkey, the device key (pending unless the invite approves it)
+/// and a session.
 pub async fn enroll_finish(
     env: Env<'_>,
     webauthn: &Webauthn,
@@ -531,7 +532,8 @@ pub async fn step_up_finish(
     })
 }
 
-/// Who the caller is, its device state, the tenant epoch and policy (pending devices poll this).
+/// Who the caller is, its device state, the tenant epoch and policy (pending devices poll
+/// this).
 pub async fn me(env: Env<'_>, caller: &Caller) -> DomainResult<Me> {
     let tenant = caller.tenant;
     let t = env
