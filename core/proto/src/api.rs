@@ -178,7 +178,9 @@ pub fn decode_release_payload(
         return Err(ReleasePayloadError("length is not a whole number of keys"));
     }
     if payload.len() / RELEASE_ENTRY_LEN != epochs.len() {
-        return Err(ReleasePayloadError("number of keys differs from the epochs listed"));
+        return Err(ReleasePayloadError(
+            "number of keys differs from the epochs listed",
+        ));
     }
     let mut keys = Vec::with_capacity(epochs.len());
     for (chunk, listed) in payload.chunks_exact(RELEASE_ENTRY_LEN).zip(epochs) {
