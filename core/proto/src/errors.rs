@@ -168,3 +168,32 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod docs_tests {
+    use super::ErrorCode;
+
+    /// docs/protocol.md is the normative list for outside clients: it must name every code, in
+    /// the order of [`ErrorCode::ALL`], and no code that does not exist.
+    #[test]
+    fn the_protocol_doc_lists_every_code_in_order() {
+        let doc = include_str!("../../../docs/protocol.md");
+        let listed: Vec<&str> = doc
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `"))
+            .filter_map(|l| l.split_once("` |").map(|(code, _)| code))
+            .filter(|c| {
+                c.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+            })
+            .collect();
+        let expected: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        let table: Vec<&str> = listed
+            .iter()
+            .copied()
+            .skip_while(|c| *c != expected[0])
+            .take(expected.len())
+            .collect();
+        assert_eq!(table, expected, "docs/protocol.md's error table");
+    }
+}
