@@ -1,10 +1,16 @@
 //! The platform key store seam: the vault key exists at rest only wrapped by it.
 //!
-//! [`SecureKeyStore`] is a foreign trait: the iOS app implements it with the Keychain / Secure
-//! Enclave, the Android app with the Android Keystore (StrongBox when present), each holding a
-//! non-exportable, biometry-gated key that wraps Ward's vault key. Destroying that platform key
-//! is the crypto-shred step of a wipe. [`SoftwareKeyStore`] is a file-backed implementation for
-//! tests, desktop demos and the CLI; it offers no hardware protection and says so.
+//! The vault calls [`KeyStore`]. On phones it is the foreign trait `crate::ffi::SecureKeyStore`:
+//! the iOS app implements it with the Keychain / Secure Enclave, the Android app with the
+//! Android Keystore (StrongBox when present), each holding a non-exportable, biometry-gated key
+//! that wraps Ward's vault key. Destroying that platform key is the crypto-shred step of a wipe.
+//! [`SoftwareKeyStore`] is a file-backed implementation for tests, desktop demos and the CLI; it
+//! offers no hardware protection and says so.
+//!
+//! The trait the app implements lives in the FFI and the one the vault calls lives here, so the
+//! vault (low in the layering) never depends on the FFI (at the top); the FFI adapts one to the
+//! other. [`SoftwareKeyStore`] stays here, beside the trait it really implements: it is the
+//! same kind of thing as the platform stores, not FFI glue.
 
 use std::fs;
 use std::io::Write;
@@ -31,19 +37,13 @@ pub enum KeyStoreError {
     },
 }
 
-impl From<uniffi::UnexpectedUniFFICallbackError> for KeyStoreError {
-    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        KeyStoreError::Unavailable { detail: e.reason }
-    }
-}
-
-/// A hardware-backed (on phones) key store that wraps and unwraps Ward's vault key.
+/// What the vault needs from a key store: wrap, unwrap and destroy its vault key under a
+/// platform key named by an alias. The app's key store reaches it through the foreign trait
+/// `crate::ffi::SecureKeyStore`; [`SoftwareKeyStore`] implements it directly.
 ///
-/// The only place a raw key crosses the FFI: the vault key travels to the platform to be
-/// wrapped at creation, and back from it at unlock. Implementations must keep the wrapping key
-/// non-exportable and make `destroy_key` irreversible.
-#[uniffi::export(with_foreign)]
-pub trait SecureKeyStore: Send + Sync {
+/// Implementations must keep the wrapping key non-exportable and make `destroy_key`
+/// irreversible.
+pub trait KeyStore: Send + Sync {
     /// Wraps `key` under the platform key named `alias`, creating that key if needed.
     fn wrap_key(&self, alias: String, key: Vec<u8>) -> Result<Vec<u8>, KeyStoreError>;
     /// Unwraps what `wrap_key` returned (may prompt for biometrics).
@@ -59,19 +59,6 @@ pub struct SoftwareKeyStore {
     dir: PathBuf,
 }
 
-#[uniffi::export]
-impl SoftwareKeyStore {
-    /// A key store in `dir` (created if missing). Keep it outside the vault folder, as a
-    /// platform key store is.
-    #[uniffi::constructor]
-    pub fn new(dir: String) -> Result<Arc<Self>, KeyStoreError> {
-        fs::create_dir_all(&dir).map_err(io_err)?;
-        Ok(Arc::new(Self {
-            dir: PathBuf::from(dir),
-        }))
-    }
-}
-
 fn io_err(e: std::io::Error) -> KeyStoreError {
     KeyStoreError::Unavailable {
         detail: e.to_string(),
@@ -79,6 +66,15 @@ fn io_err(e: std::io::Error) -> KeyStoreError {
 }
 
 impl SoftwareKeyStore {
+    /// A key store in `dir`, created if missing (the FFI constructor `SoftwareKeyStore::new`
+    /// wraps this).
+    pub(crate) fn in_dir(dir: String) -> Result<Self, KeyStoreError> {
+        fs::create_dir_all(&dir).map_err(io_err)?;
+        Ok(Self {
+            dir: PathBuf::from(dir),
+        })
+    }
+
     fn path(&self, alias: &str) -> Result<PathBuf, KeyStoreError> {
         let ok = !alias.is_empty()
             && alias.len() <= 128
@@ -102,7 +98,7 @@ impl SoftwareKeyStore {
     }
 }
 
-impl SecureKeyStore for SoftwareKeyStore {
+impl KeyStore for SoftwareKeyStore {
     fn wrap_key(&self, alias: String, key: Vec<u8>) -> Result<Vec<u8>, KeyStoreError> {
         let key = Zeroizing::new(key);
         let path = self.path(&alias)?;
@@ -152,4 +148,4 @@ impl SecureKeyStore for SoftwareKeyStore {
 }
 
 /// A shared handle to whichever key store the app supplied.
-pub type KeyStoreRef = Arc<dyn SecureKeyStore>;
+pub type KeyStoreRef = Arc<dyn KeyStore>;

@@ -11,7 +11,7 @@ use ward_core::domain::clients::ClientInput;
 use ward_core::domain::consents::ConsentScope;
 use ward_core::domain::notes::{NoteBody, NoteStatus};
 use ward_core::domain::photos::PhotoInput;
-use ward_core::keystore::{KeyStoreError, SecureKeyStore};
+use ward_core::keystore::{KeyStore, KeyStoreError};
 use ward_core::{CoreError, Policy, SoftwareKeyStore, Vault};
 
 fn client(v: &Vault, name: &str) -> String {
@@ -95,7 +95,7 @@ fn idle_timeout_locks() {
 
 /// A key store that hands back a different key than the one it wrapped.
 struct LyingKeyStore(Arc<SoftwareKeyStore>);
-impl SecureKeyStore for LyingKeyStore {
+impl KeyStore for LyingKeyStore {
     fn wrap_key(&self, a: String, k: Vec<u8>) -> Result<Vec<u8>, KeyStoreError> {
         self.0.wrap_key(a, k)
     }

@@ -418,11 +418,11 @@ fn notes(runs: usize) -> Result<()> {
                     json
                 ],
             )?;
-            ward_core::domain::audit::append(
+            ward_core::vault::audit::append(
                 &tx,
                 &ident,
                 0,
-                ward_core::domain::audit::Action::Create,
+                ward_core::vault::audit::Action::Create,
                 Some(Kind::Note),
                 Some(id),
                 Some(client_id),

@@ -7,24 +7,27 @@
 //! standing in for the platform authenticator). Neither stand-in is hardware-protected; the
 //! folder should be treated like the secrets it holds.
 
-#![allow(
-    clippy::print_stdout,
-    clippy::print_stderr,
-    reason = "a command-line tool's output is its interface"
-)]
+//! Everything the CLI prints goes through one writer, [`Output`]: a reader that closes the
+//! pipe early (`ward note list … | head`) ends the output quietly with exit status 0 instead of
+//! the panic `println!` raises on a broken pipe. The workspace lints deny `println!` here, so
+//! no output can bypass it.
 
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+pub use output::{Output, OutputClosed};
 use ward_core::domain::clients::ClientInput;
 use ward_core::domain::consents::ConsentScope;
 use ward_core::domain::notes::NoteBody;
 use ward_core::domain::photos::PhotoInput;
-use ward_core::ffi::VaultConfig;
-use ward_core::sync::{PasskeyProvider, SoftwarePasskey, WardSync};
-use ward_core::{SoftwareKeyStore, WardError, WardVault};
+use ward_core::ffi::{
+    PasskeyProvider, SoftwareKeyStore, SoftwarePasskey, VaultConfig, WardError, WardSync, WardVault,
+};
+
+mod output;
 
 #[derive(Parser)]
 #[command(name = "ward", version, about = "A Ward device on the command line")]
@@ -299,7 +302,23 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .try_init();
+    // clap prints `--help` / `--version` itself and already treats a broken pipe as the end.
     let cli = Cli::try_parse_from(args).unwrap_or_else(|e| e.exit());
+    let mut out = Output::new(io::stdout().lock());
+    match execute(cli, &mut out).and_then(|()| out.flush()) {
+        Err(e) if e.is::<OutputClosed>() => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes a line to an [`Output`] (`println!`-style arguments), returning early on failure.
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {
+        $out.line(format_args!($($arg)*))?
+    };
+}
+
+fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
     let dev = Device { dir: cli.dir };
     match cli.cmd {
         Cmd::Enroll {
@@ -329,7 +348,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
             let result = sync.enroll(server, invite, name, device_name, provider);
             // Keep the passkey even if a later step failed: the server may have registered it.
             dev.save_passkey(&passkey)?;
-            println!("device status: {}", result?);
+            outln!(out, "device status: {}", result?);
         }
         Cmd::Login => {
             let vault = dev.open()?;
@@ -337,17 +356,18 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
             let provider: Arc<dyn PasskeyProvider> = passkey.clone();
             let status = WardSync::new(vault)?.login(provider);
             dev.save_passkey(&passkey)?;
-            println!("device status: {}", status?);
+            outln!(out, "device status: {}", status?);
         }
         Cmd::Refresh => {
             let vault = dev.open()?;
-            println!("device status: {}", WardSync::new(vault)?.refresh()?);
+            outln!(out, "device status: {}", WardSync::new(vault)?.refresh()?);
         }
         Cmd::Sync => {
             let vault = dev.open()?;
             let s = match WardSync::new(vault)?.sync(None) {
                 Err(WardError::Wiped) => {
-                    println!(
+                    outln!(
+                        out,
                         "this device was revoked by a clinic admin: its unsynced work was \
                          handed to the clinic and the vault has been wiped"
                     );
@@ -355,23 +375,30 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
                 }
                 other => other?,
             };
-            println!(
+            outln!(
+                out,
                 "pushed {} (refused {}), photos uploaded {}, pulled {}, requests {}",
-                s.pushed, s.refused, s.photos_uploaded, s.pulled, s.requests
+                s.pushed,
+                s.refused,
+                s.photos_uploaded,
+                s.pulled,
+                s.requests
             );
         }
         Cmd::Status => {
             let vault = dev.open()?;
             let st = vault.status();
             let s = WardSync::new(vault)?.status()?;
-            println!("tenant:        {}", st.tenant_id);
-            println!("device:        {} ({})", st.device_id, s.device_status);
-            println!("user:          {} ({})", st.user_id, s.role);
-            println!(
+            outln!(out, "tenant:        {}", st.tenant_id);
+            outln!(out, "device:        {} ({})", st.device_id, s.device_status);
+            outln!(out, "user:          {} ({})", st.user_id, s.role);
+            outln!(
+                out,
                 "last contact:  {}",
                 s.last_contact_ms.map_or("never".into(), |t| t.to_string())
             );
-            println!(
+            outln!(
+                out,
                 "unsynced:      {} clients, {} notes, {} photos, {} other; refused {}",
                 s.unsynced_clients,
                 s.unsynced_notes,
@@ -380,7 +407,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
                 s.refused
             );
             if let Some(oldest) = s.oldest_unsynced_ms {
-                println!("oldest unsynced written at {oldest}");
+                outln!(out, "oldest unsynced written at {oldest}");
             }
         }
         Cmd::Client(c) => {
@@ -392,11 +419,11 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
                         date_of_birth: None,
                         external_ref: None,
                     })?;
-                    println!("{}", v.client_id);
+                    outln!(out, "{}", v.client_id);
                 }
                 ClientCmd::List => {
                     for c in vault.clients().list()? {
-                        println!("{}  {}", c.client_id, c.display_name);
+                        outln!(out, "{}  {}", c.client_id, c.display_name);
                     }
                 }
             }
@@ -406,7 +433,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
             match n {
                 NoteCmd::Add { client, text } => {
                     let v = vault.notes().create(client, NoteBody::Text { text })?;
-                    println!("{} {}", v.note_id, v.version_id);
+                    outln!(out, "{} {}", v.note_id, v.version_id);
                 }
                 NoteCmd::Bulk {
                     client,
@@ -419,16 +446,16 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
                         })
                         .collect();
                     let ids = vault.inner().create_notes(&client, bodies)?;
-                    println!("{}", ids.len());
+                    outln!(out, "{}", ids.len());
                 }
                 NoteCmd::Edit { note, base, text } => {
                     let v = vault.notes().edit(note, base, NoteBody::Text { text })?;
-                    println!("{} {}", v.note_id, v.version_id);
+                    outln!(out, "{} {}", v.note_id, v.version_id);
                 }
                 NoteCmd::List { client } => {
                     for n in vault.notes().list(client)? {
                         let flag = if n.has_conflict { "  [conflict]" } else { "" };
-                        println!("{} {}  {}{flag}", n.note_id, n.version_id, n.preview);
+                        outln!(out, "{} {}  {}{flag}", n.note_id, n.version_id, n.preview);
                     }
                 }
             }
@@ -456,18 +483,18 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
                         },
                         None,
                     )?;
-                    println!("{}", v.photo_id);
+                    outln!(out, "{}", v.photo_id);
                 }
                 PhotoCmd::List { client } => {
                     for p in vault.photos().list(client)? {
-                        println!("{}  {}", p.photo_id, p.caption);
+                        outln!(out, "{}  {}", p.photo_id, p.caption);
                     }
                 }
-                PhotoCmd::Get { photo, out } => {
+                PhotoCmd::Get { photo, out: file } => {
                     WardSync::new(vault.clone())?.download_photo(photo.clone())?;
                     let bytes = vault.photos().read(photo)?;
-                    write_private(&out, &bytes)?;
-                    println!("{} bytes", bytes.len());
+                    write_private(&file, &bytes)?;
+                    outln!(out, "{} bytes", bytes.len());
                 }
             }
         }
@@ -476,30 +503,31 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
             let c = vault
                 .consents()
                 .record(client, vec![ConsentScope::Clinical], None)?;
-            println!("{}", c.consent_id);
+            outln!(out, "{}", c.consent_id);
         }
         Cmd::Admin(a) => {
             let vault = dev.open()?;
             let sync = WardSync::new(vault)?;
             match a {
                 AdminCmd::Revoke { device } => {
-                    println!("{}", sync.revoke_device(device, dev.passkey()?)?);
+                    outln!(out, "{}", sync.revoke_device(device, dev.passkey()?)?);
                 }
-                AdminCmd::Lockdown => println!("{}", sync.lockdown(dev.passkey()?)?),
+                AdminCmd::Lockdown => outln!(out, "{}", sync.lockdown(dev.passkey()?)?),
                 AdminCmd::Policy { json } => {
-                    println!("{}", sync.update_clinic_policy(json, dev.passkey()?)?);
+                    outln!(out, "{}", sync.update_clinic_policy(json, dev.passkey()?)?);
                 }
                 AdminCmd::Quarantine { accept, reject } => {
                     if let Some(v) = accept {
                         sync.decide_quarantine(v.clone(), true)?;
-                        println!("accepted {v}");
+                        outln!(out, "accepted {v}");
                     } else if let Some(v) = reject {
                         sync.decide_quarantine(v.clone(), false)?;
-                        println!("rejected {v}");
+                        outln!(out, "rejected {v}");
                     } else {
                         let list: serde_json::Value = serde_json::from_str(&sync.quarantine()?)?;
                         for q in list.as_array().into_iter().flatten() {
-                            println!(
+                            outln!(
+                                out,
                                 "{}  {:<8}  from device {}  client {}",
                                 q["version_id"].as_str().unwrap_or_default(),
                                 q["status"].as_str().unwrap_or_default(),
@@ -509,15 +537,18 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
                         }
                     }
                 }
-                AdminCmd::Invite { role, name } => println!("{}", sync.create_invite(role, name)?),
+                AdminCmd::Invite { role, name } => {
+                    outln!(out, "{}", sync.create_invite(role, name)?)
+                }
                 AdminCmd::Approve { device } => {
                     sync.approve_device(device.clone())?;
-                    println!("approved {device}");
+                    outln!(out, "approved {device}");
                 }
                 AdminCmd::Devices => {
                     let list: serde_json::Value = serde_json::from_str(&sync.list_devices()?)?;
                     for d in list.as_array().into_iter().flatten() {
-                        println!(
+                        outln!(
+                            out,
                             "{}  {:<8}  {}",
                             d["device_id"].as_str().unwrap_or_default(),
                             d["status"].as_str().unwrap_or_default(),
@@ -533,7 +564,8 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<()> {
                 for n in vault.notes().list(c.client_id.clone())? {
                     if n.has_conflict {
                         let full = vault.notes().get(n.note_id.clone())?;
-                        println!(
+                        outln!(
+                            out,
                             "{} (client {}): versions {}",
                             n.note_id,
                             c.display_name,

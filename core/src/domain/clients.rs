@@ -2,9 +2,9 @@
 
 use ward_proto::{Kind, ObjectId, VersionId};
 
-use crate::domain::audit::Action;
-use crate::domain::records::ClientRecord;
 use crate::error::{CoreError, Result};
+use crate::records::ClientRecord;
+use crate::vault::audit::Action;
 use crate::vault::index::{VersionEntry, Versions};
 use crate::vault::{Ctx, NewVersion, Vault};
 

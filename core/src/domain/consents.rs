@@ -5,10 +5,10 @@
 
 use ward_proto::{Kind, ObjectId};
 
-use crate::domain::audit::Action;
 use crate::domain::clients::{self, parse_id, validate_text};
-use crate::domain::records::{ConsentRecord, ConsentScopeRecord};
 use crate::error::{CoreError, Result};
+use crate::records::{ConsentRecord, ConsentScopeRecord};
+use crate::vault::audit::Action;
 use crate::vault::index::VersionEntry;
 use crate::vault::{Ctx, NewVersion, Vault};
 

@@ -7,10 +7,10 @@
 
 use ward_proto::{Kind, ObjectId, VersionId};
 
-use crate::domain::audit::Action;
 use crate::domain::clients::{self, parse_id, validate_text};
-use crate::domain::records::{NoteBodyRecord, NoteRecord, NoteStatusRecord, VersionRef};
 use crate::error::{CoreError, Result};
+use crate::records::{NoteBodyRecord, NoteRecord, NoteStatusRecord, VersionRef};
+use crate::vault::audit::Action;
 use crate::vault::index::{VersionEntry, Versions};
 use crate::vault::{Ctx, NewVersion, Vault};
 

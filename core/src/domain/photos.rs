@@ -16,11 +16,11 @@ use ward_proto::{Kind, ObjectId, ObjectRef, VersionId};
 
 use crate::bytes::Bytes;
 use crate::capture::jpeg::{self, ImageFormat, StripPolicy};
-use crate::domain::audit::Action;
 use crate::domain::clients::{self, parse_id, validate_text};
 use crate::domain::consents;
-use crate::domain::records::{ConsentScopeRecord, PhotoRecord};
 use crate::error::{CoreError, Result};
+use crate::records::{ConsentScopeRecord, PhotoRecord};
+use crate::vault::audit::Action;
 use crate::vault::index::{Row, VersionEntry};
 use crate::vault::{Ctx, NewVersion, Vault, insert_row};
 

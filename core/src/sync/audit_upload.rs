@@ -11,9 +11,10 @@ use std::time::Duration;
 use reqwest::Method;
 use ward_proto::audit::{AuditUpload, AuditUploadResult, MAX_UPLOAD_EVENTS, UploadedEvent};
 
-use super::client::{ApiClient, Session, SyncError};
-use super::engine::{ATTEMPTS, SyncReport};
-use super::identity::ClientError;
+use super::client::{ApiClient, Session};
+use super::error::{ClientError, SyncError};
+use super::report::SyncReport;
+use super::retry::ATTEMPTS;
 use crate::error::CoreError;
 use crate::vault::Vault;
 

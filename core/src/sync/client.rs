@@ -17,48 +17,11 @@ use ward_proto::signing::{
 use ward_proto::{DeviceId, TenantId};
 use zeroize::Zeroizing;
 
+use super::error::SyncError;
 use crate::clock::Clock;
 
 /// Header naming the session a signed request belongs to.
 pub use ward_proto::errors::HEADER_SESSION;
-
-/// Why a call to the backend failed, by what the caller can do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum SyncError {
-    /// Network down, timeout, or a server-side failure (5xx, 429): retry later.
-    #[error("backend unreachable or busy: {0}")]
-    Offline(String),
-    /// The session is missing, expired or revoked: log in with the passkey again.
-    #[error("not signed in: {0}")]
-    Unauthenticated(String),
-    /// The backend refused the request (4xx other than 401); retrying will not help.
-    #[error("refused ({status} {code}): {message}")]
-    Refused {
-        /// HTTP status.
-        status: u16,
-        /// Stable error code.
-        code: String,
-        /// Message.
-        message: String,
-    },
-    /// The response could not be understood.
-    #[error("unexpected response: {0}")]
-    Protocol(String),
-    /// The sync was cancelled.
-    #[error("cancelled")]
-    Cancelled,
-    /// An admin revoked this device: the backend sent a signed wipe command (verified and
-    /// executed by [`super::wipe`], never trusted as is).
-    #[error("this device was revoked and must be wiped")]
-    WipeRequired(Box<ward_proto::wipe::SignedWipe>),
-}
-
-impl SyncError {
-    /// Whether retrying the same call later may succeed.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SyncError::Offline(_))
-    }
-}
 
 /// A device's signed-in session.
 pub struct Session {

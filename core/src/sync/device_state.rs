@@ -2,6 +2,7 @@
 //! that has not reached the server for longer than the clinic allows wipes itself at the next
 //! start, after warning the user), and the "not synced" alarm for work that has waited too long.
 
+use super::meta::LAST_CONTACT_MS;
 use crate::error::CoreError;
 use crate::vault::Vault;
 use crate::vault::outbox::Unsynced;
@@ -30,7 +31,7 @@ pub enum LeaseState {
 /// The lease state now.
 pub fn lease(vault: &Vault) -> Result<LeaseState, CoreError> {
     let policy = vault.policy();
-    let Some(last) = vault.sync_meta_i64("last_contact_ms")? else {
+    let Some(last) = vault.sync_meta_i64(LAST_CONTACT_MS)? else {
         return Ok(LeaseState::NoLease);
     };
     if policy.offline_lease_hours == 0 {

@@ -9,113 +9,32 @@
 //! backoff and jitter, then reported; capture never waits for any of it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use ward_proto::api::{
-    DownloadRequest, DownloadUrl, MAX_PUSH_OBJECTS, PullPage, PushItem, PushRequest, PushResult,
-    PushStatus, UploadComplete, UploadPlan, UploadStart,
+    DownloadRequest, DownloadUrl, MAX_PUSH_OBJECTS, PullPage, PushResult, PushStatus,
+    UploadComplete, UploadPlan, UploadStart,
 };
 use ward_proto::{Kind, ObjectId, ObjectRef};
 
-use super::client::{ApiClient, Session, SyncError};
-use super::identity::ClientError;
+use super::client::{ApiClient, Session};
+use super::error::{ClientError, SyncError};
+use super::meta::LAST_CONTACT_MS;
+use super::push::{PULL_PAGE, PUSH_BATCH_BYTES, push_request};
+use super::report::{Progress, SyncReport};
+use super::retry::retry;
 use crate::error::CoreError;
 use crate::vault::Vault;
 use crate::vault::outbox::{Incoming, PendingPhoto};
-
-/// Envelope bytes per push: base64 adds a third and JSON a little, keeping the request well
-/// under the 5 MB limit.
-pub const PUSH_BATCH_BYTES: usize = 3 * 1024 * 1024;
-/// Versions per pull page.
-pub const PULL_PAGE: u32 = 1000;
-/// Attempts per call before a transient failure is reported.
-pub const ATTEMPTS: u32 = 4;
-
-/// What one sync did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SyncReport {
-    /// Versions the server stored (or already had).
-    pub pushed: u64,
-    /// Versions the server refused (kept locally, flagged, not retried).
-    pub refused: u64,
-    /// Photos uploaded.
-    pub photos_uploaded: u64,
-    /// Upload parts sent.
-    pub parts_sent: u64,
-    /// Versions received.
-    pub pulled: u64,
-    /// HTTP requests to the API (presigned part PUTs and GETs not counted).
-    pub requests: u64,
-}
-
-/// Progress the app can show.
-pub trait Progress: Send + Sync {
-    /// `phase` is "push", "upload" or "pull"; `done` of `total` (bytes for uploads).
-    fn on_progress(&self, phase: &str, done: u64, total: u64);
-}
-
-/// No progress reporting.
-#[derive(Debug)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn on_progress(&self, _: &str, _: u64, _: u64) {}
-}
-
-/// Runs `f` until it succeeds, fails for good, or `ATTEMPTS` transient failures passed.
-pub(super) async fn retry<T, F, Fut>(mut f: F) -> Result<T, SyncError>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, SyncError>>,
-{
-    let mut delay_ms = 200u64;
-    let mut attempt = 1;
-    loop {
-        match f().await {
-            Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                let mut jitter = [0u8; 2];
-                let _ = ward_proto::keys::fill_random(&mut jitter);
-                let wait = delay_ms + u64::from(u16::from_le_bytes(jitter)) % delay_ms;
-                tracing::debug!(attempt, wait_ms = wait, error = %e, "retrying");
-                tokio::time::sleep(Duration::from_millis(wait)).await;
-                delay_ms = (delay_ms * 2).min(5_000);
-                attempt += 1;
-            }
-            other => return other,
-        }
-    }
-}
 
 /// The sync engine of one vault.
 pub struct Engine {
     vault: Arc<Vault>,
     api: ApiClient,
     session: Session,
-}
-
-/// The wire form of an outbox batch (pushes and the rescue upload before a wipe).
-pub(super) fn push_request(batch: &[crate::vault::outbox::OutboxItem]) -> PushRequest {
-    PushRequest {
-        objects: batch
-            .iter()
-            .map(|it| PushItem {
-                object_id: it.object.object,
-                version_id: it.object.version,
-                kind: it.object.kind as u8,
-                client_id: if it.object.kind == Kind::Client {
-                    None
-                } else {
-                    it.client
-                },
-                parent_version: it.parent,
-                envelope: URL_SAFE_NO_PAD.encode(&it.envelope),
-            })
-            .collect(),
-    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -187,7 +106,7 @@ impl Engine {
         self.pull(&mut report, progress).await?;
         super::audit_upload::upload(&self.vault, &self.api, &self.session, &mut report).await?;
         self.vault
-            .set_sync_meta_i64("last_contact_ms", self.vault_now())?;
+            .set_sync_meta_i64(LAST_CONTACT_MS, self.vault_now())?;
         Ok(report)
     }
 

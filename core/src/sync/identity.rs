@@ -21,8 +21,10 @@ use ward_proto::sealed::SealRequestKey;
 use ward_proto::signing::DeviceKey;
 use zeroize::Zeroizing;
 
-use super::client::{ApiClient, Session, SyncError};
-use super::passkey::PasskeyProvider;
+use super::client::{ApiClient, Session};
+use super::error::{ClientError, SyncError};
+use super::meta::PINNED_WIPE_KEY;
+use super::passkey::Authenticator;
 use crate::error::CoreError;
 use crate::vault::Vault;
 
@@ -30,23 +32,6 @@ use crate::vault::Vault;
 const DEVICE_KEY: &str = "device_key";
 /// Secret name of the current session.
 const SESSION: &str = "session";
-
-/// Errors of identity and sync calls.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The backend call failed.
-    #[error(transparent)]
-    Sync(#[from] SyncError),
-    /// The vault failed.
-    #[error(transparent)]
-    Core(#[from] CoreError),
-    /// The authenticator failed.
-    #[error(transparent)]
-    Passkey(#[from] super::passkey::PasskeyError),
-    /// An admin revoked this device and it executed the signed wipe: the vault is gone.
-    #[error("this device was revoked and has been wiped ({} records rescued)", .0.rescued)]
-    Wiped(super::wipe::WipeOutcome),
-}
 
 /// The stored session (sealed under the vault key).
 #[derive(Serialize, Deserialize)]
@@ -121,9 +106,9 @@ fn store_grant(vault: &Vault, grant: &SessionGrant) -> Result<(), CoreError> {
     // Pinned once, at enrollment: a later grant cannot swap the key wipe commands are checked
     // against.
     if let Some(k) = &grant.wipe_public_key
-        && vault.sync_meta(super::wipe::PINNED_WIPE_KEY)?.is_none()
+        && vault.sync_meta(PINNED_WIPE_KEY)?.is_none()
     {
-        vault.set_sync_meta(super::wipe::PINNED_WIPE_KEY, k.as_bytes())?;
+        vault.set_sync_meta(PINNED_WIPE_KEY, k.as_bytes())?;
     }
     Ok(())
 }
@@ -154,7 +139,7 @@ pub async fn enroll(
     invite_code: &str,
     user_name: &str,
     device_name: &str,
-    passkey: &dyn PasskeyProvider,
+    passkey: &dyn Authenticator,
 ) -> Result<SessionGrant, ClientError> {
     let started: CeremonyStarted = api
         .post_public(
@@ -198,7 +183,7 @@ pub async fn enroll(
 pub async fn login(
     vault: &Arc<Vault>,
     api: &ApiClient,
-    passkey: &dyn PasskeyProvider,
+    passkey: &dyn Authenticator,
 ) -> Result<SessionGrant, ClientError> {
     let user_id: uuid::Uuid = enrollment(vault)?
         .ok_or_else(|| CoreError::NotAllowed("this device is not enrolled".into()))?
@@ -311,7 +296,7 @@ pub async fn list_devices(api: &ApiClient, session: &Session) -> Result<Value, C
 pub async fn step_up(
     api: &ApiClient,
     session: &Session,
-    passkey: &dyn PasskeyProvider,
+    passkey: &dyn Authenticator,
 ) -> Result<(), ClientError> {
     let started: CeremonyStarted = api
         .signed(session, Method::POST, &api.path("/step-up/start"), None)

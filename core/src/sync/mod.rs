@@ -1,22 +1,38 @@
 //! Sync and identity: how a phone enrolls with a passkey, receives its clinic's keys, and
 //! exchanges envelopes with the backend while working offline for days.
 //!
-//! [`client`] is the signed HTTP client, [`passkey`] the authenticator seam (and the software
-//! authenticator the CLI and tests use), [`identity`] enrollment, login and key delivery,
-//! [`engine`] push / photo upload / pull / download. The vault side (outbox, pulled versions,
-//! sealed secrets) is `crate::vault::outbox`.
+//! Leaves first: [`error`] (what a call can fail with), [`report`] (what it did, and the
+//! progress seam), [`meta`] (names of the sync bookkeeping entries), [`retry`] (backoff),
+//! [`passkey`] (the authenticator seam and the software authenticator the CLI and tests use),
+//! [`client`] (the signed HTTP transport), [`push`] (batch sizes, the push request). Then
+//! [`identity`] (enrollment, login and key delivery), [`wipe`] (executing a remote wipe),
+//! [`audit_upload`] and [`device_state`] (lease, unsynced alarm); [`engine`] (push / photo
+//! upload / pull / download) sits on top of them. Each module imports only modules listed
+//! before it. The vault side (outbox, pulled versions, sealed secrets) is
+//! `crate::vault::outbox`; the app-facing `WardSync` is `crate::ffi::sync`.
+
+pub mod error;
+pub mod meta;
+pub mod passkey;
+pub mod report;
+pub mod retry;
+
+pub mod client;
+pub mod push;
 
 pub mod audit_upload;
-pub mod client;
 pub mod device_state;
-pub mod engine;
-pub mod ffi;
 pub mod identity;
-pub mod passkey;
 pub mod wipe;
 
-pub use client::{ApiClient, Session, SyncError};
-pub use engine::{Engine, NoProgress, Progress, SyncReport};
-pub use ffi::{SyncListener, SyncStatus, SyncSummary, WardSync};
-pub use identity::ClientError;
-pub use passkey::{PasskeyError, PasskeyProvider, SoftwarePasskey};
+pub mod engine;
+
+pub use client::{ApiClient, Session};
+pub use engine::Engine;
+pub use error::{ClientError, SyncError};
+pub use passkey::{Authenticator, PasskeyError, SoftwarePasskey};
+pub use report::{NoProgress, Progress, SyncReport};
+
+/// Kept for callers of the old paths (`tests/e2e`, the CLI): the app-facing sync objects are
+/// defined in [`crate::ffi`], above this module; nothing in `sync` uses them.
+pub use crate::ffi::{PasskeyProvider, SyncListener, SyncStatus, SyncSummary, WardSync};

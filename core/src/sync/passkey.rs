@@ -1,5 +1,6 @@
-//! The passkey seam: the app's platform authenticator behind [`PasskeyProvider`], and a
-//! software authenticator, [`SoftwarePasskey`], for the `ward` CLI and tests.
+//! The passkey seam: what the core needs from an authenticator ([`Authenticator`]; the app's
+//! platform authenticator reaches it through the foreign trait `crate::ffi::PasskeyProvider`),
+//! and a software authenticator, [`SoftwarePasskey`], for the `ward` CLI and tests.
 //!
 //! The core never sees a passkey's private key on a phone: it hands the WebAuthn options JSON
 //! the server produced (`{"publicKey": …}`) to the app, which passes it to ASAuthorization
@@ -37,26 +38,17 @@ pub enum PasskeyError {
     },
 }
 
-impl From<uniffi::UnexpectedUniFFICallbackError> for PasskeyError {
-    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
-        PasskeyError::Failed { detail: e.reason }
-    }
-}
-
-/// The platform authenticator (ASAuthorization on iOS, Credential Manager on Android).
-///
-/// Both calls take the server's options JSON (`{"publicKey": {...}}`, as WebAuthn's
-/// `navigator.credentials.create/get` take them) and return the credential as WebAuthn JSON
-/// (`id`, `rawId`, `type`, `response` with base64url fields).
-#[uniffi::export(with_foreign)]
-pub trait PasskeyProvider: Send + Sync {
+/// What the core needs from an authenticator: the two WebAuthn ceremonies, options JSON in,
+/// credential JSON out. The app's platform authenticator reaches it through the foreign trait
+/// `crate::ffi::PasskeyProvider`; [`SoftwarePasskey`] implements it directly.
+pub trait Authenticator: Send + Sync {
     /// Creates a passkey (registration).
     fn create_passkey(&self, options_json: String) -> Result<String, PasskeyError>;
     /// Signs a challenge with an existing passkey (authentication).
     fn get_passkey(&self, options_json: String) -> Result<String, PasskeyError>;
 }
 
-fn failed(detail: impl Into<String>) -> PasskeyError {
+pub(crate) fn failed(detail: impl Into<String>) -> PasskeyError {
     PasskeyError::Failed {
         detail: detail.into(),
     }
@@ -93,39 +85,34 @@ struct Saved {
     credentials: Vec<SoftCredential>,
 }
 
-#[uniffi::export]
 impl SoftwarePasskey {
-    /// A new, empty authenticator presenting `origin` (the web origin the server allows, e.g.
-    /// `http://localhost:8080`).
-    #[uniffi::constructor]
-    pub fn new(origin: String) -> std::sync::Arc<Self> {
-        std::sync::Arc::new(Self {
+    /// A new, empty authenticator presenting `origin` (the FFI constructor
+    /// `SoftwarePasskey::new` wraps this).
+    pub(crate) fn empty(origin: String) -> Self {
+        Self {
             origin,
             creds: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Restores an authenticator saved with [`SoftwarePasskey::saved_json`].
+    pub(crate) fn restore(json: &str) -> Result<Self, PasskeyError> {
+        let saved: Saved = serde_json::from_str(json).map_err(|e| failed(e.to_string()))?;
+        Ok(Self {
+            origin: saved.origin,
+            creds: Mutex::new(saved.credentials),
         })
     }
 
-    /// Restores an authenticator saved with [`SoftwarePasskey::to_json`].
-    #[uniffi::constructor]
-    pub fn from_json(json: String) -> Result<std::sync::Arc<Self>, PasskeyError> {
-        let saved: Saved = serde_json::from_str(&json).map_err(|e| failed(e.to_string()))?;
-        Ok(std::sync::Arc::new(Self {
-            origin: saved.origin,
-            creds: Mutex::new(saved.credentials),
-        }))
-    }
-
-    /// The authenticator's credentials (private keys included) as JSON.
-    pub fn to_json(&self) -> String {
+    /// The credentials (private keys included) as JSON.
+    pub(crate) fn saved_json(&self) -> String {
         let saved = Saved {
             origin: self.origin.clone(),
             credentials: self.lock().clone(),
         };
         serde_json::to_string(&saved).unwrap_or_default()
     }
-}
 
-impl SoftwarePasskey {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<SoftCredential>> {
         self.creds.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -158,7 +145,7 @@ fn str_at<'a>(v: &'a Value, path: &[&str]) -> Result<&'a str, PasskeyError> {
         .ok_or_else(|| failed(format!("options field {} is not a string", path.join("."))))
 }
 
-impl PasskeyProvider for SoftwarePasskey {
+impl Authenticator for SoftwarePasskey {
     fn create_passkey(&self, options_json: String) -> Result<String, PasskeyError> {
         let options: Value =
             serde_json::from_str(&options_json).map_err(|e| failed(e.to_string()))?;

@@ -15,25 +15,14 @@ use reqwest::Method;
 use ward_proto::api::{MAX_PUSH_OBJECTS, PushResult, PushStatus};
 use ward_proto::wipe::{SignedReceipt, SignedWipe, WipeReceipt};
 
-use super::client::{ApiClient, Session, SyncError};
-use super::engine::{PUSH_BATCH_BYTES, push_request, retry};
-use super::identity::ClientError;
+use super::client::{ApiClient, Session};
+use super::error::{ClientError, SyncError};
+use super::meta::PINNED_WIPE_KEY;
+use super::push::{PUSH_BATCH_BYTES, push_request};
+pub use super::report::WipeOutcome;
+use super::retry::retry;
 use crate::error::CoreError;
 use crate::vault::Vault;
-
-/// Sync bookkeeping key of the pinned wipe-command public key (base64url).
-pub const PINNED_WIPE_KEY: &str = "wipe_public_key";
-
-/// What a wipe did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WipeOutcome {
-    /// Record versions uploaded to quarantine first.
-    pub rescued: u32,
-    /// Photos never uploaded, lost with the vault.
-    pub unrescued_photos: u32,
-    /// Whether the backend acknowledged the receipt.
-    pub receipt_sent: bool,
-}
 
 fn refuse(why: impl std::fmt::Display) -> ClientError {
     tracing::warn!(%why, "wipe command refused");

@@ -12,9 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use ward_proto::{Kind, ObjectId, VersionId};
 use zeroize::Zeroize;
 
-use crate::domain::records::{
-    ClientRecord, ConsentRecord, NoteBodyRecord, NoteRecord, PhotoRecord,
-};
+use crate::records::{ClientRecord, ConsentRecord, NoteBodyRecord, NoteRecord, PhotoRecord};
 
 /// One decrypted version (or the reason it could not be decrypted).
 #[derive(Debug)]

@@ -7,28 +7,34 @@
 //! vault key (a biometric prompt on phones), checks the canary, then decrypts every record
 //! into an in-memory [`index::Index`]. Locking drops and scrubs the keys and the index. Wiping
 //! destroys the platform key first (crypto-shred) and then deletes every file.
+//!
+//! The vault owns its audit storage ([`audit`]): an event is appended in the same transaction
+//! as the change it records, so the audit log sits here, below the domain use cases.
 
+pub mod audit;
 pub mod blobs;
 pub mod index;
 pub mod outbox;
 pub mod schema;
+mod store;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use ward_proto::envelope::Envelope;
 use ward_proto::{
     DeviceId, Kind, ObjectId, ObjectRef, SymmetricKey, TenantId, TenantKey, VersionId,
 };
 
 use crate::clock::Clock;
-use crate::domain::audit::{self, Action};
 use crate::error::{CoreError, Result};
 use crate::keystore::KeyStoreRef;
+use audit::Action;
 use blobs::BlobStore;
-use index::{Index, Row};
+use index::Index;
+use store::load_index;
+pub use store::{NewVersion, insert_row};
 
 const DB_FILE: &str = "vault.db";
 const BLOB_DIR: &str = "blobs";
@@ -531,200 +537,6 @@ impl Vault {
     pub fn is_wiped(&self) -> bool {
         self.inner().conn.is_none()
     }
-}
-
-fn load_index(conn: &Connection, tenant: &TenantId, keys: &[TenantKey]) -> Result<Index> {
-    let mut index = Index::default();
-    let mut stmt = conn.prepare(
-        "SELECT object_id, version_id, kind, parent_version, created_at, envelope
-         FROM objects WHERE kind IN (?1, ?2, ?3, ?4) ORDER BY created_at",
-    )?;
-    let rows = stmt.query_map(
-        params![
-            Kind::Client as u8,
-            Kind::Note as u8,
-            Kind::PhotoMeta as u8,
-            Kind::Consent as u8
-        ],
-        |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, u8>(2)?,
-                r.get::<_, Option<Vec<u8>>>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<Vec<u8>>>(5)?,
-            ))
-        },
-    )?;
-    for row in rows {
-        let (object, version, kind, parent, created_at_ms, envelope) = row?;
-        let (Ok(object), Ok(version), Some(kind)) = (
-            <[u8; 16]>::try_from(object),
-            <[u8; 16]>::try_from(version),
-            Kind::from_u8(kind),
-        ) else {
-            tracing::warn!("skipping an object row with malformed ids");
-            continue;
-        };
-        let row = Row {
-            object: ObjectId::from_bytes(object),
-            version: VersionId::from_bytes(version),
-            kind,
-            parent: parent
-                .and_then(|p| <[u8; 16]>::try_from(p).ok())
-                .map(VersionId::from_bytes),
-            created_at_ms,
-        };
-        let expected = ObjectRef {
-            tenant: *tenant,
-            object: row.object,
-            version: row.version,
-            kind,
-        };
-        let plain = match envelope {
-            Some(env) => Envelope::open(&expected, keys, &env).map_err(|e| e.to_string()),
-            None => Err("envelope missing".to_string()),
-        };
-        if let Err(reason) = &plain {
-            tracing::warn!(object = %row.object, version = %row.version, %reason, "damaged record");
-        }
-        index.insert(&row, plain.as_deref().map_err(Clone::clone));
-    }
-    Ok(index)
-}
-
-/// A new object version about to be stored.
-#[derive(Debug)]
-pub struct NewVersion<'a> {
-    /// Identity of the version.
-    pub object: ObjectRef,
-    /// The client it concerns.
-    pub client: Option<ObjectId>,
-    /// The version it supersedes.
-    pub parent: Option<VersionId>,
-    /// Plaintext record (JSON) or image bytes.
-    pub plaintext: &'a [u8],
-}
-
-impl Ctx<'_> {
-    /// A reference for a new version of `object` of `kind` in this tenant.
-    pub fn new_ref(&self, object: ObjectId, kind: Kind) -> ObjectRef {
-        ObjectRef {
-            tenant: self.ident.tenant,
-            object,
-            version: VersionId::random(),
-            kind,
-        }
-    }
-
-    /// Seals `v` under the current tenant key and inserts it inline in `tx`.
-    pub fn insert_sealed(&self, tx: &Connection, v: &NewVersion<'_>) -> Result<()> {
-        let key = self.unlocked.current_key()?;
-        let envelope = Envelope::seal(v.object, key, v.plaintext)?;
-        insert_row(tx, v, self.now_ms, Some(&envelope), None)
-    }
-
-    /// Opens an inline envelope of `object`, naming the object in any error.
-    pub fn open_inline(&self, object: &ObjectRef) -> Result<Vec<u8>> {
-        let env: Option<Vec<u8>> = self
-            .conn
-            .query_row(
-                "SELECT envelope FROM objects WHERE object_id = ?1 AND version_id = ?2",
-                params![object.object.as_bytes(), object.version.as_bytes()],
-                |r| r.get(0),
-            )
-            .optional()?
-            .flatten();
-        let name = || format!("{}/{}", object.object, object.version);
-        let env = env.ok_or_else(|| CoreError::NotFound {
-            what: "record",
-            id: name(),
-        })?;
-        Envelope::open(object, self.unlocked.tenant_keys.as_slice(), &env)
-            .map_err(|e| CoreError::corrupt(name(), e))
-    }
-
-    /// The tenant keys held.
-    pub fn keys(&self) -> &[TenantKey] {
-        &self.unlocked.tenant_keys
-    }
-
-    /// Seals and stores a new version of a record with its audit event, in one transaction,
-    /// then adds it to the in-memory index.
-    pub fn store_record(&mut self, v: &NewVersion<'_>, action: Action) -> Result<()> {
-        self.store_records(std::slice::from_ref(v), action)
-    }
-
-    /// Like [`Ctx::store_record`] for many versions in one transaction (all or none).
-    pub fn store_records(&mut self, versions: &[NewVersion<'_>], action: Action) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
-        for v in versions {
-            self.insert_sealed(&tx, v)?;
-            self.audit(
-                &tx,
-                action,
-                Some(v.object.kind),
-                Some(v.object.object),
-                v.client,
-            )?;
-        }
-        tx.commit()?;
-        for v in versions {
-            let row = Row {
-                object: v.object.object,
-                version: v.object.version,
-                kind: v.object.kind,
-                parent: v.parent,
-                created_at_ms: self.now_ms,
-            };
-            self.unlocked.index.insert(&row, Ok(v.plaintext));
-        }
-        Ok(())
-    }
-
-    /// Records that a record was read (offline reads are audited too).
-    pub fn audit_view(&self, kind: Kind, object: ObjectId, client: Option<ObjectId>) -> Result<()> {
-        self.audit(self.conn, Action::View, Some(kind), Some(object), client)
-    }
-
-    /// Records an audit event in `conn` (inside the caller's transaction if one is open).
-    pub fn audit(
-        &self,
-        conn: &Connection,
-        action: Action,
-        kind: Option<Kind>,
-        object: Option<ObjectId>,
-        client: Option<ObjectId>,
-    ) -> Result<()> {
-        audit::append(conn, self.ident, self.now_ms, action, kind, object, client)
-    }
-}
-
-/// Inserts an object row (inline envelope or file length).
-pub fn insert_row(
-    tx: &Connection,
-    v: &NewVersion<'_>,
-    now_ms: i64,
-    envelope: Option<&[u8]>,
-    file_len: Option<u64>,
-) -> Result<()> {
-    tx.execute(
-        "INSERT INTO objects (object_id, version_id, kind, client_id, parent_version, created_at,
-                              envelope, file_len)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            v.object.object.as_bytes(),
-            v.object.version.as_bytes(),
-            v.object.kind as u8,
-            v.client.as_ref().map(|c| c.as_bytes().to_vec()),
-            v.parent.as_ref().map(|p| p.as_bytes().to_vec()),
-            now_ms,
-            envelope,
-            file_len.map(|l| l as i64),
-        ],
-    )?;
-    Ok(())
 }
 
 impl Vault {

@@ -8,8 +8,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 use ward_proto::audit::{AuditEvent, ChainError, GENESIS, verify_chain};
 use ward_proto::{DeviceId, Kind, ObjectId};
 
+use super::{Identity, Vault};
 use crate::error::{CoreError, Result};
-use crate::vault::{Identity, Vault};
 
 /// What an audit event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! The sync surface the apps call: [`WardSync`], built over an unlocked [`WardVault`].
+//! The sync surface the apps call: [`WardSync`], built over an unlocked [`WardVault`], a thin
+//! layer over `crate::sync` (identity, engine, device state).
 //!
 //! Calls block (apps run them on a background dispatcher) on a small tokio runtime the object
 //! owns; [`WardSync::cancel`] stops a running sync at its next await, which the engine is
@@ -9,60 +10,23 @@ use std::sync::Arc;
 use reqwest::Method;
 use tokio::sync::Notify;
 
-use super::client::{ApiClient, SyncError};
-use super::device_state::{self, LeaseState};
-use super::engine::{Engine, Progress, SyncReport};
-use super::identity::{self, ClientError};
-use super::passkey::PasskeyProvider;
+use super::error::WardError;
+use super::listener::{ListenerProgress, SyncListener};
+use super::passkey::{PasskeyProvider, Provider};
+use super::vault::WardVault;
 use crate::clock::SystemClock;
 use crate::domain::clients::parse_id;
-use crate::error::{CoreError, WardError};
-use crate::ffi::WardVault;
+use crate::error::CoreError;
+use crate::sync::client::ApiClient;
+use crate::sync::device_state::{self, LeaseState};
+use crate::sync::engine::Engine;
+use crate::sync::error::{ClientError, SyncError};
+use crate::sync::identity;
+use crate::sync::meta::LAST_CONTACT_MS;
+use crate::sync::report::SyncReport;
 use crate::vault::Vault;
 
 type R<T> = Result<T, WardError>;
-
-impl From<ClientError> for WardError {
-    fn from(e: ClientError) -> Self {
-        match e {
-            ClientError::Core(c) => c.into(),
-            ClientError::Passkey(p) => WardError::SignInRequired {
-                detail: p.to_string(),
-            },
-            ClientError::Wiped(_) => WardError::Wiped,
-            ClientError::Sync(s) => match s {
-                SyncError::Offline(d) => WardError::Offline { detail: d },
-                SyncError::Unauthenticated(d) => WardError::SignInRequired { detail: d },
-                SyncError::Cancelled => WardError::Cancelled,
-                e @ SyncError::Refused { .. } => WardError::ServerRefused {
-                    detail: e.to_string(),
-                },
-                SyncError::Protocol(d) => WardError::Internal { detail: d },
-                // Only reaches here if a call other than sync met it; sync executes it.
-                e @ SyncError::WipeRequired(_) => WardError::ServerRefused {
-                    detail: e.to_string(),
-                },
-            },
-        }
-    }
-}
-
-/// Progress of a sync, for a progress bar.
-#[uniffi::export(with_foreign)]
-pub trait SyncListener: Send + Sync {
-    /// `phase`: "push", "upload" (bytes) or "pull"; `done` of `total`.
-    fn on_progress(&self, phase: String, done: u64, total: u64);
-}
-
-struct ListenerProgress(Option<Arc<dyn SyncListener>>);
-
-impl Progress for ListenerProgress {
-    fn on_progress(&self, phase: &str, done: u64, total: u64) {
-        if let Some(l) = &self.0 {
-            l.on_progress(phase.to_string(), done, total);
-        }
-    }
-}
 
 /// What a sync did.
 #[derive(Debug, Clone, uniffi::Record)]
@@ -208,7 +172,7 @@ impl WardSync {
                 &invite_code,
                 &user_name,
                 &device_name,
-                passkey.as_ref(),
+                &Provider(passkey.clone()),
             )
             .await?;
             self.after_sign_in(&api).await?;
@@ -223,7 +187,7 @@ impl WardSync {
     pub fn login(&self, passkey: Arc<dyn PasskeyProvider>) -> R<String> {
         let api = self.enrolled_api()?;
         self.run(async {
-            let login = identity::login(&self.vault, &api, passkey.as_ref()).await;
+            let login = identity::login(&self.vault, &api, &Provider(passkey.clone())).await;
             if let Err(ClientError::Sync(SyncError::WipeRequired(w))) = login {
                 return Err(self.execute_wipe(&api, &w).await);
             }
@@ -364,7 +328,7 @@ impl WardSync {
             enrolled: e.is_some(),
             role: e.as_ref().map(|e| e.role.clone()).unwrap_or_default(),
             device_status: e.map(|e| e.device_status).unwrap_or_default(),
-            last_contact_ms: self.vault.sync_meta_i64("last_contact_ms")?,
+            last_contact_ms: self.vault.sync_meta_i64(LAST_CONTACT_MS)?,
             unsynced_clients: u.clients,
             unsynced_notes: u.notes,
             unsynced_photos: u.photos,
@@ -402,7 +366,7 @@ impl WardSync {
     ) -> R<String> {
         let engine = self.engine()?;
         self.run(async {
-            identity::step_up(engine.api(), engine.session(), passkey.as_ref()).await?;
+            identity::step_up(engine.api(), engine.session(), &Provider(passkey.clone())).await?;
             Ok(
                 identity::admin_call(engine.api(), engine.session(), method, &rest, body.as_ref())
                     .await?
@@ -443,7 +407,7 @@ impl WardSync {
             identity::release_keys(&self.vault, api, &session).await?;
         }
         self.vault
-            .set_sync_meta_i64("last_contact_ms", self.vault.now_ms())?;
+            .set_sync_meta_i64(LAST_CONTACT_MS, self.vault.now_ms())?;
         Ok(())
     }
 }

@@ -1,0 +1,47 @@
+//! [`Clients`]: the app's handle to clients (patients), over `crate::domain::clients`.
+
+use std::sync::Arc;
+
+use super::error::WardError;
+use crate::domain::clients::{ClientInput, ClientView};
+use crate::domain::notes::SearchHit;
+use crate::vault::Vault;
+
+type R<T> = Result<T, WardError>;
+
+/// Clients (patients).
+#[derive(Debug, uniffi::Object)]
+pub struct Clients {
+    pub(super) vault: Arc<Vault>,
+}
+
+#[uniffi::export]
+impl Clients {
+    /// Adds a client.
+    pub fn create(&self, input: ClientInput) -> R<ClientView> {
+        Ok(self.vault.create_client(input)?)
+    }
+    /// Edits a client (based on the version the user saw).
+    pub fn update(
+        &self,
+        client_id: String,
+        base_version_id: String,
+        input: ClientInput,
+    ) -> R<ClientView> {
+        Ok(self
+            .vault
+            .update_client(&client_id, &base_version_id, input)?)
+    }
+    /// All clients by name.
+    pub fn list(&self) -> R<Vec<ClientView>> {
+        Ok(self.vault.list_clients()?)
+    }
+    /// Opens one client (audited).
+    pub fn get(&self, client_id: String) -> R<ClientView> {
+        Ok(self.vault.get_client(&client_id)?)
+    }
+    /// Searches client names and note texts.
+    pub fn search(&self, query: String, limit: u32) -> R<Vec<SearchHit>> {
+        Ok(self.vault.search(&query, limit)?)
+    }
+}
