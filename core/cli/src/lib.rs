@@ -49,8 +49,8 @@ enum Cmd {
         /// The clinic (tenant) id.
         #[arg(long)]
         tenant: String,
-        /// The invite code.
-        #[arg(long)]
+        /// The invite code (base64url: it may start with '-').
+        #[arg(long, allow_hyphen_values = true)]
         invite: String,
         /// Your name (for the passkey).
         #[arg(long)]
@@ -577,4 +577,30 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::Cli;
+
+    /// Invite codes are base64url, so one in 64 starts with '-': it must still be taken as the
+    /// code, not as an unknown flag (the SIGKILL e2e test failed on such a code).
+    #[test]
+    fn an_invite_code_starting_with_a_dash_is_a_value() {
+        let args = [
+            "ward",
+            "enroll",
+            "--server",
+            "http://localhost:8080",
+            "--tenant",
+            "t",
+            "--invite",
+            "-jN4eL1W084G11fwHyrtBQCq",
+            "--name",
+            "Ada",
+        ];
+        assert!(Cli::try_parse_from(args).is_ok());
+    }
 }
