@@ -115,6 +115,28 @@ mod tests {
         assert!(!html.contains("onclick"), "inline handler");
     }
 
+    /// The console branches on error codes by their wire strings; each one it names must be a
+    /// code the server can send, so a renamed code cannot silently break a screen.
+    #[test]
+    fn every_error_code_the_console_matches_exists() {
+        use ward_proto::errors::ErrorCode;
+        let mut seen = 0;
+        for (name, _, body) in FILES {
+            for rest in body.split("code === '").skip(1) {
+                let Some((code, _)) = rest.split_once('\'') else {
+                    continue;
+                };
+                assert_ne!(
+                    ErrorCode::parse(code),
+                    ErrorCode::Unknown,
+                    "{name} matches {code:?}, which is not an ErrorCode"
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen > 0, "no code found: the scan no longer matches the console's code");
+    }
+
     #[test]
     fn every_module_a_console_file_imports_is_served() {
         for (name, _, body) in FILES {
