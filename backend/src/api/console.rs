@@ -134,7 +134,10 @@ mod tests {
                 seen += 1;
             }
         }
-        assert!(seen > 0, "no code found: the scan no longer matches the console's code");
+        assert!(
+            seen > 0,
+            "no code found: the scan no longer matches the console's code"
+        );
     }
 
     #[test]
