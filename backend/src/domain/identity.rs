@@ -20,7 +20,7 @@ use super::{Caller, DomainError, DomainResult, Env};
 use crate::model::{
     AuditRecord, Ceremony, CeremonyPurpose, Credential, Device, DeviceStatus, Role, Session, User,
 };
-use crate::tenants::{self, random_token};
+use crate::tenants::random_token;
 pub use ward_proto::api::{CeremonyStarted, EnrollStart, LoginStart, Me, NewDevice, SessionGrant};
 
 /// SHA-256 (hex) of a session token or invite code: only this is stored.
@@ -142,7 +142,7 @@ async fn new_session(
     Ok((session, token))
 }
 
-async fn audit(
+pub(super) async fn audit(
     env: Env<'_>,
     tenant: TenantId,
     actor: &str,
@@ -532,70 +532,4 @@ pub async fn step_up_finish(
     })
 }
 
-/// Who the caller is, its device state, the tenant epoch and policy (pending devices poll
-/// this).
-pub async fn me(env: Env<'_>, caller: &Caller) -> DomainResult<Me> {
-    let tenant = caller.tenant;
-    let t = env
-        .stores
-        .tenants
-        .get_tenant(tenant)
-        .await?
-        .ok_or_else(|| DomainError::not_found("no such tenant"))?;
-    Ok(Me {
-        user_id: caller.session.user_id,
-        role: caller.role(),
-        device_id: caller.device.device_id,
-        device_status: caller.device.status,
-        current_epoch: t.current_epoch,
-        policy: t.policy,
-    })
-}
-
-/// New invite.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct NewInvite {
-    /// Role to grant.
-    pub role: Role,
-    /// Invitee's name.
-    pub display_name: String,
-}
-
-/// Issues a one-time invite code.
-pub async fn create_invite(
-    env: Env<'_>,
-    caller: &Caller,
-    req: &NewInvite,
-) -> DomainResult<InviteCreated> {
-    let tenant = caller.tenant;
-    if req.display_name.trim().is_empty() || req.display_name.len() > 200 {
-        return Err(DomainError::invalid(
-            ErrorCode::InvalidDisplayName,
-            "display_name must be 1-200 characters",
-        ));
-    }
-    let expires = env.now() + env.config.invite_ttl_ms;
-    let code = tenants::invite(
-        env.stores,
-        tenant,
-        req.role,
-        req.display_name.trim(),
-        &caller.actor(),
-        expires,
-        false,
-    )
-    .await?;
-    audit(
-        env,
-        tenant,
-        &caller.actor(),
-        Some(caller.device.device_id),
-        "invite.create",
-        None,
-    )
-    .await?;
-    Ok(InviteCreated {
-        code,
-        expires_at_ms: expires,
-    })
-}
+pub use super::invites::{NewInvite, create_invite, me};

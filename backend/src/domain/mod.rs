@@ -11,6 +11,7 @@ mod caller;
 pub mod devices;
 mod error;
 pub mod identity;
+pub mod invites;
 pub mod keys;
 pub mod lifecycle;
 pub mod photos;
