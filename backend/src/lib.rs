@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod model;
 pub mod store;
+pub mod sweeper;
 pub mod tenants;
 
 pub use api::{AppState, router};

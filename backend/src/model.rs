@@ -179,6 +179,25 @@ pub struct Device {
     /// Remote wipe, once the device was revoked.
     #[serde(default)]
     pub wipe: Option<WipeState>,
+    /// Progress of its revocation (see `domain::lifecycle`): written right after the status
+    /// moved to revoked, completed once sessions, wipe command and key rotation are done.
+    #[serde(default)]
+    pub revocation: Option<Revocation>,
+}
+
+/// A revocation's progress. Revoking is a sequence of idempotent steps (status → sessions
+/// ended → wipe command queued → tenant key rotated past `epoch_at_revoke`); a step that fails
+/// leaves this record incomplete, and the retried request, the device's next contact or the
+/// sweeper carries on from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Revocation {
+    /// When the device was revoked.
+    pub revoked_at_ms: i64,
+    /// The tenant key epoch read after the device stopped being active: the revocation's
+    /// rotation is done once the tenant's current epoch is past it.
+    pub epoch_at_revoke: u32,
+    /// When every step was done (`None`: still to finish).
+    pub completed_at_ms: Option<i64>,
 }
 
 /// A login session bound to one device. Only the token's hash is stored.

@@ -343,6 +343,7 @@ fn device(user_id: uuid::Uuid, status: DeviceStatus) -> Device {
         enrolled_at_ms: now_ms(),
         last_seen_ms: 0,
         wipe: None,
+        revocation: None,
     }
 }
 

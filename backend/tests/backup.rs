@@ -210,6 +210,7 @@ async fn seed(src: &Embedded) -> Seeded {
         enrolled_at_ms: now_ms(),
         last_seen_ms: now_ms(),
         wipe: None,
+        revocation: None,
     };
     let lost = Device {
         device_id: DeviceId::random(),

@@ -210,8 +210,12 @@ fn template_routes(y: &Yaml) -> BTreeMap<(String, String), Vec<(String, usize)>>
         else {
             continue;
         };
+        let sweeper = y.value(f, &["Properties", "Handler"]) == Some("sweep");
         for e in y.children(Some(events)) {
             let ty = y.value(e, &["Type"]).unwrap_or_default();
+            if sweeper && ty == "Schedule" {
+                continue;
+            }
             assert_eq!(
                 ty, "HttpApi",
                 "{function}: event {} (line {}) must be an HttpApi event",
@@ -346,6 +350,37 @@ fn every_variable_the_backend_reads_on_aws_is_set_by_the_template() {
             "{function} overrides Globals' environment"
         );
     }
+}
+
+/// The revocation sweeper runs on a schedule, as the handler `ward-lambda` recognises, with the
+/// role that may use tenant keys (it rotates them).
+#[test]
+fn the_revocation_sweeper_is_scheduled_with_the_keys_role() {
+    let y = template();
+    let (_, f) = y
+        .resources("AWS::Serverless::Function")
+        .into_iter()
+        .find(|(_, f)| y.value(*f, &["Properties", "Handler"]) == Some("sweep"))
+        .expect("a function with Handler: sweep");
+    assert_eq!(
+        y.value(f, &["Properties", "Role"]),
+        Some("!GetAtt KeysRole.Arn")
+    );
+    let events = y
+        .at(&["Resources", "SweeperFunction", "Properties", "Events"])
+        .expect("sweeper events");
+    let e = y.children(Some(events)).next().expect("one event");
+    assert_eq!(y.value(e, &["Type"]), Some("Schedule"));
+    assert!(
+        y.value(e, &["Properties", "Schedule"])
+            .is_some_and(|s| s.contains("rate(")),
+        "a rate schedule"
+    );
+    let lambda = include_str!("../src/bin/ward-lambda.rs");
+    assert!(
+        lambda.contains(r#"std::env::var("_HANDLER").as_deref() == Ok("sweep")"#),
+        "ward-lambda runs the sweep for handler `sweep`"
+    );
 }
 
 #[test]

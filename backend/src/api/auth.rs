@@ -15,6 +15,7 @@ use ward_proto::{DeviceId, TenantId};
 
 use super::AppState;
 use crate::domain::devices::{Admission, admission};
+use crate::domain::revocation;
 use crate::error::{ApiError, ApiResult, ErrorCode};
 
 /// Header carrying the session id (bound into the signature).
@@ -84,8 +85,12 @@ pub async fn authenticate(
     // learns it must wipe. Everything else about a dead session or device is a plain 401.
     let admission = admission(&device);
     let session_dead = session.revoked || session.expires_at_ms <= now;
+    // A revocation a failed request left unfinished is finished by the device's own contact
+    // (once its signature checks out), so it is answered with its wipe command.
+    let resumable = revocation::unfinished(&device);
     match admission {
         Admission::MustWipe(_) => {}
+        Admission::Refused if resumable => {}
         Admission::Refused => return Err(refused()),
         Admission::Admitted if session_dead => return Err(refused()),
         Admission::Admitted => {}
@@ -131,6 +136,24 @@ pub async fn authenticate(
             .devices
             .touch_device(tenant, device_id, now)
             .await?;
+    }
+    let (device, admission) = if resumable {
+        match revocation::resume(state.env(), tenant, &device).await {
+            Ok(Some(d)) => {
+                let a = crate::domain::devices::admission(&d);
+                (d, a)
+            }
+            Ok(None) => (device, admission),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not finish a revocation at device contact");
+                (device, admission)
+            }
+        }
+    } else {
+        (device, admission)
+    };
+    if admission == Admission::Refused {
+        return Err(refused());
     }
     if let Admission::MustWipe(signed) = admission
         && !is_wipe_path(uri.path())

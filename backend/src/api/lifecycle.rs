@@ -11,7 +11,7 @@ use ward_proto::wipe::SignedReceipt;
 use super::auth::{ActiveDevice, Admin, AdminStepUp, Authed, Ctx};
 use super::{AppState, path_id};
 pub use crate::domain::keys::rotate_epoch;
-pub use crate::domain::lifecycle::{Lockdown, Revoked, after_revoke, revoke_device};
+pub use crate::domain::lifecycle::{Lockdown, Revoked, revoke_device};
 use crate::domain::{lifecycle as rules, policy};
 use crate::error::ApiResult;
 use crate::model::{QuarantineItem, QuarantineStatus, TenantPolicy, WipeState};

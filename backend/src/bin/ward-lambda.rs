@@ -25,5 +25,19 @@ async fn main() -> Result<(), lambda_http::Error> {
         .await?
         .stores;
     let state = AppState::new(stores, config, api::system_clock())?;
+    // The scheduled sweeper function is this binary started with handler `sweep` (Lambda
+    // passes the template's `Handler` as `_HANDLER`): it finishes unfinished revocations.
+    if std::env::var("_HANDLER").as_deref() == Ok("sweep") {
+        return lambda_http::lambda_runtime::run(lambda_http::service_fn(
+            |_: lambda_http::LambdaEvent<serde_json::Value>| {
+                let state = state.clone();
+                async move {
+                    let finished = ward_backend::sweeper::run_once(&state).await;
+                    Ok::<_, lambda_http::Error>(serde_json::json!({ "finished": finished }))
+                }
+            },
+        ))
+        .await;
+    }
     lambda_http::run(router(state)).await
 }

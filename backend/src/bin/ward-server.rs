@@ -97,6 +97,7 @@ async fn serve() -> anyhow::Result<()> {
         ));
     }
     println!("{banner}");
+    let _sweeper = ward_backend::sweeper::spawn(state.clone(), ward_backend::sweeper::EVERY);
     axum::serve(listener, router(state))
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -271,6 +271,7 @@ pub async fn enroll_finish(
         enrolled_at_ms: now,
         last_seen_ms: now,
         wipe: None,
+        revocation: None,
     };
     env.stores
         .devices

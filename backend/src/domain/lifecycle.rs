@@ -1,11 +1,8 @@
-//! Device lifecycle after approval: revocation and its side effects (sessions, key rotation,
-//! the signed wipe command), tenant lockdown, the revoked device's rescue upload and wipe
-//! receipt, and the quarantine an admin reviews.
+//! Device lifecycle after revocation: the revoked device's rescue upload and wipe receipt, and
+//! the quarantine an admin reviews. Revocation and lockdown themselves (a resumable sequence of
+//! steps) are in [`super::revocation`], re-exported here.
 //!
-//! Revoking a device kills its sessions, moves the tenant key to a new epoch
-//! ([`super::keys::rotate_epoch`]: released only to devices still active, so the revoked phone's
-//! keys cannot open anything written afterwards), and queues a [`WipeCommand`] signed with the
-//! tenant's wipe key, which the device pinned at enrollment. The device receives it as
+//! A revoked device receives its signed wipe command as
 //! `410 wipe_required` at its next request (see [`super::devices::admission`]), may upload its
 //! unsynced records once to quarantine (tenant policy `rescue_on_wipe`), shreds its vault and
 //! sends a receipt signed with its own device key; the admin then sees "wiped at …" and accepts
@@ -13,181 +10,17 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 use ward_proto::api::{MAX_PUSH_OBJECTS, PushRequest, PushResult, PushStatus};
 use ward_proto::errors::ErrorCode;
-use ward_proto::wipe::{SignedReceipt, WipeCommand, WipeSigner};
-use ward_proto::{DeviceId, Kind, TenantId, VersionId};
+use ward_proto::wipe::SignedReceipt;
+use ward_proto::{Kind, TenantId, VersionId};
 
-use super::keys::rotate_epoch;
 use super::{Caller, DomainError, DomainResult, Env};
 use crate::model::{
-    DeviceStatus, QuarantineItem, QuarantineStatus, StoredObject, Tenant, WipeReceiptRecord,
-    WipeState,
+    DeviceStatus, QuarantineItem, QuarantineStatus, StoredObject, WipeReceiptRecord, WipeState,
 };
 
-/// Signs and records a wipe command for `device`; returns its id (`None` for a tenant created
-/// before wipe keys existed: the device is still revoked, but cannot be told to wipe).
-pub async fn queue_wipe(
-    env: Env<'_>,
-    t: &Tenant,
-    device: DeviceId,
-) -> DomainResult<Option<String>> {
-    let Some(wipe_key) = &t.wipe_key else {
-        tracing::warn!(tenant = %t.id, "tenant has no wipe key: revoked device gets no wipe");
-        return Ok(None);
-    };
-    let seed = env
-        .stores
-        .keys
-        .unwrap_tenant_key(t.id, &t.key_ref, &wipe_key.wrapped_seed)
-        .await?;
-    let signer = WipeSigner::from_seed(&seed).map_err(DomainError::internal)?;
-    let command = WipeCommand {
-        version: 1,
-        tenant: t.id,
-        device,
-        command_id: crate::tenants::random_token(12)?,
-        issued_at_ms: env.now(),
-        rescue: t.policy.rescue_on_wipe,
-    };
-    let signed = signer.sign(&command).map_err(DomainError::internal)?;
-    let wipe = WipeState {
-        command_id: command.command_id.clone(),
-        issued_at_ms: command.issued_at_ms,
-        rescue: command.rescue,
-        signed,
-        receipt: None,
-    };
-    env.stores
-        .lifecycle
-        .set_device_wipe(t.id, device, &wipe)
-        .await?;
-    Ok(Some(command.command_id))
-}
-
-/// What a revocation did.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Revoked {
-    /// The device.
-    pub device_id: DeviceId,
-    /// Its new state.
-    pub status: DeviceStatus,
-    /// Sessions killed.
-    pub sessions_revoked: u32,
-    /// The tenant key epoch after rotation.
-    pub epoch: u32,
-    /// The queued wipe command.
-    pub wipe_command_id: Option<String>,
-}
-
-/// The side effects of revoking `device` (already moved to `revoked`): sessions, wipe command.
-/// The caller rotates the key (once, also for a lockdown of many devices).
-pub async fn after_revoke(
-    env: Env<'_>,
-    t: &Tenant,
-    device: DeviceId,
-) -> DomainResult<(u32, Option<String>)> {
-    let killed = env
-        .stores
-        .devices
-        .revoke_device_sessions(t.id, device)
-        .await?;
-    let command = queue_wipe(env, t, device).await?;
-    Ok((killed, command))
-}
-
-/// Revokes one device (pending or active): status, sessions, wipe command, key rotation.
-pub async fn revoke_device(
-    env: Env<'_>,
-    caller: &Caller,
-    device: DeviceId,
-) -> DomainResult<Revoked> {
-    super::devices::transition(
-        env,
-        caller,
-        device,
-        &[DeviceStatus::Pending, DeviceStatus::Active],
-        DeviceStatus::Revoked,
-        "device.revoke",
-    )
-    .await?;
-    let t = env.tenant(caller.tenant).await?;
-    let (sessions_revoked, wipe_command_id) = after_revoke(env, &t, device).await?;
-    let epoch = rotate_epoch(env, caller.tenant).await?;
-    caller
-        .audit(env, "tenant_key.rotate", Some(format!("epoch {epoch}")))
-        .await?;
-    Ok(Revoked {
-        device_id: device,
-        status: DeviceStatus::Revoked,
-        sessions_revoked,
-        epoch,
-        wipe_command_id,
-    })
-}
-
-/// Result of a lockdown.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Lockdown {
-    /// Devices revoked (every device but the caller's).
-    pub devices_revoked: u32,
-    /// Sessions killed, the caller's own included.
-    pub sessions_revoked: u32,
-    /// The tenant key epoch after rotation.
-    pub epoch: u32,
-}
-
-/// Revokes every device but the caller's, queues their wipes, rotates the key once, and ends
-/// every session — the caller's too (its device stays enrolled so the admin can sign in again
-/// with the passkey).
-pub async fn lockdown(env: Env<'_>, caller: &Caller) -> DomainResult<Lockdown> {
-    let tenant = caller.tenant;
-    let t = env.tenant(tenant).await?;
-    let own = caller.device.device_id;
-    let (mut devices_revoked, mut sessions_revoked) = (0u32, 0u32);
-    for d in env.stores.devices.list_devices(tenant).await? {
-        if d.device_id == own {
-            continue;
-        }
-        let moved = env
-            .stores
-            .devices
-            .set_device_status(
-                tenant,
-                d.device_id,
-                &[DeviceStatus::Pending, DeviceStatus::Active],
-                DeviceStatus::Revoked,
-            )
-            .await?;
-        if moved {
-            let (killed, _) = after_revoke(env, &t, d.device_id).await?;
-            devices_revoked += 1;
-            sessions_revoked += killed;
-            caller
-                .audit(env, "device.revoke", Some(d.device_id.to_string()))
-                .await?;
-        }
-    }
-    let epoch = rotate_epoch(env, tenant).await?;
-    caller
-        .audit(
-            env,
-            "tenant.lockdown",
-            Some(format!("{devices_revoked} devices, epoch {epoch}")),
-        )
-        .await?;
-    sessions_revoked += env
-        .stores
-        .devices
-        .revoke_device_sessions(tenant, own)
-        .await?;
-    Ok(Lockdown {
-        devices_revoked,
-        sessions_revoked,
-        epoch,
-    })
-}
+pub use super::revocation::{Lockdown, Revoked, lockdown, queue_wipe, revoke_device, sweep};
 
 /// Versions rescued by revoked devices.
 pub async fn quarantine(env: Env<'_>, caller: &Caller) -> DomainResult<Vec<QuarantineItem>> {

@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod photos;
 pub mod policy;
 pub mod reports;
+pub mod revocation;
 pub mod sync;
 pub mod users;
 

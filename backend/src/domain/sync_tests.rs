@@ -49,6 +49,7 @@ impl Fixture {
                 enrolled_at_ms: 1_000,
                 last_seen_ms: 1_000,
                 wipe: None,
+                revocation: None,
             },
         };
         Self {

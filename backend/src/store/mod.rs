@@ -421,6 +421,13 @@ pub trait LifecycleStore: Send + Sync {
         device: DeviceId,
         wipe: &crate::model::WipeState,
     ) -> StoreResult<()>;
+    /// Records a revoked device's revocation progress.
+    async fn set_device_revocation(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        revocation: &crate::model::Revocation,
+    ) -> StoreResult<()>;
     /// Stores a rescued version once; `false` if that version is already in quarantine.
     async fn put_quarantine(
         &self,

@@ -54,6 +54,9 @@ fn device_from(item: &Item) -> StoreResult<Device> {
     if let Some(wipe) = super::lifecycle::json_attr(item, super::lifecycle::WIPE)? {
         d.wipe = Some(wipe);
     }
+    if let Some(rev) = super::lifecycle::json_attr(item, super::lifecycle::REVOCATION)? {
+        d.revocation = Some(rev);
+    }
     Ok(d)
 }
 

@@ -11,13 +11,15 @@ use ward_proto::{DeviceId, TenantId, VersionId};
 use super::Aws;
 use super::table::{Cond, Item, Kind, Partition, Range, Set, Table, body, get_n, n, s, set_body};
 use crate::error::StoreError;
-use crate::model::{QuarantineItem, QuarantineStatus, TenantPolicy, WipeState};
+use crate::model::{QuarantineItem, QuarantineStatus, Revocation, TenantPolicy, WipeState};
 use crate::store::{LifecycleStore, StoreResult};
 
 /// Attribute of the tenant item holding its policies (JSON).
 pub(super) const POLICY: &str = "policy";
 /// Attribute of the device item holding its wipe state (JSON).
 pub(super) const WIPE: &str = "wipe";
+/// Attribute of the device item holding its revocation progress (JSON).
+pub(super) const REVOCATION: &str = "revocation";
 const QSTATUS: &str = "qstatus";
 const DECIDED: &str = "decided";
 
@@ -84,6 +86,29 @@ impl LifecycleStore for Aws {
             expr: "SET #w = :w",
             names: vec![("#w", WIPE)],
             values: vec![(":w", s(serde_json::to_string(wipe)?))],
+        };
+        if self
+            .table
+            .update(&p, &device.to_string(), set, Cond::Exists)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("no such device".into()))
+        }
+    }
+
+    async fn set_device_revocation(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        revocation: &Revocation,
+    ) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::Device);
+        let set = Set {
+            expr: "SET #r = :r",
+            names: vec![("#r", REVOCATION)],
+            values: vec![(":r", s(serde_json::to_string(revocation)?))],
         };
         if self
             .table

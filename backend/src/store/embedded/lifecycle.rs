@@ -9,7 +9,9 @@ use ward_proto::{DeviceId, TenantId, VersionId};
 
 use super::{Embedded, json, parse, rec_get, rec_insert_new, rec_list, rec_put, t};
 use crate::error::StoreError;
-use crate::model::{Device, QuarantineItem, QuarantineStatus, Tenant, TenantPolicy, WipeState};
+use crate::model::{
+    Device, QuarantineItem, QuarantineStatus, Revocation, Tenant, TenantPolicy, WipeState,
+};
 use crate::store::{LifecycleStore, StoreResult};
 
 const QUARANTINE: &str = "quarantine";
@@ -51,6 +53,26 @@ impl LifecycleStore for Embedded {
                 .ok_or_else(|| StoreError::Conflict("no such device".into()))?;
             let mut d: Device = parse(&body)?;
             d.wipe = Some(wipe);
+            rec_put(&tx, &id, "device", &k, &json(&d)?, None)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_device_revocation(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        revocation: &Revocation,
+    ) -> StoreResult<()> {
+        let (id, k, rev) = (t(tenant), device.to_string(), revocation.clone());
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let body = rec_get(&tx, &id, "device", &k)?
+                .ok_or_else(|| StoreError::Conflict("no such device".into()))?;
+            let mut d: Device = parse(&body)?;
+            d.revocation = Some(rev);
             rec_put(&tx, &id, "device", &k, &json(&d)?, None)?;
             tx.commit()?;
             Ok(())

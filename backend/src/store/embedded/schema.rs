@@ -285,6 +285,7 @@ mod tests {
             enrolled_at_ms: 2,
             last_seen_ms: 0,
             wipe: None,
+            revocation: None,
         };
         let object = StoredObject {
             object_id: ObjectId::random(),
