@@ -2,7 +2,7 @@
 // person, client, action and time; show them in the page or download them as CSV.
 
 import { query } from './api.js';
-import { busy, say } from './actions.js';
+import { busy, say, withStepUp } from './actions.js';
 import { clientName, deviceName, loadClientNames, loadPeople, userName } from './names.js';
 import { state } from './state.js';
 import { download, el, field, fill, table, when } from './ui.js';
@@ -91,7 +91,7 @@ export async function render(body) {
   csv.addEventListener(
     'click',
     busy(csv, async () => {
-      const text = await state.api.get(`/audit${params('csv')}`, { raw: true });
+      const text = await withStepUp(() => state.api.get(`/audit${params('csv')}`, { raw: true }));
       download('ward-audit.csv', text, 'text/csv');
       say('Audit log downloaded as CSV.');
     }),

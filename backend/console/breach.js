@@ -3,7 +3,7 @@
 // browser (the server sends only ids); also as CSV.
 
 import { query } from './api.js';
-import { busy, say } from './actions.js';
+import { busy, say, withStepUp } from './actions.js';
 import { clientName, deviceName, loadClientNames, loadPeople, userName } from './names.js';
 import { state } from './state.js';
 import { download, el, field, fill, table, when } from './ui.js';
@@ -97,7 +97,7 @@ export async function render(body) {
     'click',
     busy(csv, async () => {
       const id = device.input.value;
-      const text = await state.api.get(`/devices/${id}/breach-scope${query({ format: 'csv' })}`, { raw: true });
+      const text = await withStepUp(() => state.api.get(`/devices/${id}/breach-scope${query({ format: 'csv' })}`, { raw: true }));
       download(`ward-breach-scope-${id}.csv`, text, 'text/csv');
       say('Breach-scope report downloaded as CSV.');
     }),

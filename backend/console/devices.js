@@ -36,7 +36,7 @@ export async function render(body) {
       b.addEventListener(
         'click',
         busy(b, async () => {
-          await state.api.post(`/devices/${d.device_id}/approve`);
+          await withStepUp(() => state.api.post(`/devices/${d.device_id}/approve`));
           say(`Approved ${label}.`);
           await showSection(id);
         }),

@@ -1,7 +1,7 @@
 // Ward admin console: the Quarantine section. What revoked devices rescued before their wipe,
 // decrypted in this browser, each version to accept or reject.
 
-import { busy, say } from './actions.js';
+import { busy, say, withStepUp } from './actions.js';
 import { clientName, deviceName, loadClientNames, loadPeople, openWithKeys } from './names.js';
 import { showSection, state } from './state.js';
 import { el, fill, table, when } from './ui.js';
@@ -43,7 +43,9 @@ export async function render(body) {
     b.addEventListener(
       'click',
       busy(b, async () => {
-        await state.api.post(`/quarantine/${i.version_id}/${verb}`);
+        const call = () => state.api.post(`/quarantine/${i.version_id}/${verb}`);
+        // Rejecting loses the rescued version to the record: confirmed with the passkey.
+        await (verb === 'reject' ? withStepUp(call) : call());
         say(`${verb === 'accept' ? 'Accepted' : 'Rejected'}: ${kindName[i.kind] || 'record'} for ${clientName(i.client_id)}.`);
         await showSection(id);
       }),

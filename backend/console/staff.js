@@ -1,7 +1,7 @@
 // Ward admin console: the Staff and invites section. The clinic's staff with role and device
 // count, and a one-time invite code for a new staff member (shown once).
 
-import { busy, say } from './actions.js';
+import { busy, say, withStepUp } from './actions.js';
 import { loadPeople } from './names.js';
 import { state } from './state.js';
 import { el, field, fill, table, when } from './ui.js';
@@ -28,7 +28,9 @@ export async function render(body) {
     'submit',
     busy(submit, async () => {
       const who = name.input.value.trim();
-      const r = await state.api.post('/invites', { role: role.input.value, display_name: who });
+      const call = () => state.api.post('/invites', { role: role.input.value, display_name: who });
+      // Making another admin is confirmed with the passkey.
+      const r = await (role.input.value === 'admin' ? withStepUp(call) : call());
       fill(
         out,
         el('span', {}, `Invite code for ${who} (shown once, valid until ${when(r.expires_at_ms)}): `),

@@ -42,6 +42,8 @@ pub struct ApiError {
     pub message: String,
     /// The signed wipe command answered to a revoked device (`410 wipe_required`).
     pub wipe: Option<Box<ward_proto::wipe::SignedWipe>>,
+    /// Seconds to wait, sent as `Retry-After` (`429 rate_limited`).
+    pub retry_after_s: Option<u64>,
 }
 
 #[derive(Serialize)]
@@ -65,6 +67,7 @@ impl ApiError {
             code,
             message: message.into(),
             wipe: None,
+            retry_after_s: None,
         }
     }
 
@@ -103,13 +106,16 @@ impl ApiError {
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, code, message)
     }
-    /// 429.
-    pub fn rate_limited() -> Self {
-        Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            ErrorCode::RateLimited,
-            "too many attempts; retry later",
-        )
+    /// 429 with `Retry-After: retry_after_s`.
+    pub fn rate_limited(retry_after_s: u64) -> Self {
+        Self {
+            retry_after_s: Some(retry_after_s),
+            ..Self::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                format!("too many attempts; retry in {retry_after_s} s"),
+            )
+        }
     }
     /// 500, logging the cause.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
@@ -149,6 +155,7 @@ impl From<crate::domain::DomainError> for ApiError {
                 e.to_string(),
             ),
             D::WipeRequired(signed) => ApiError::wipe_required(*signed),
+            D::RateLimited { retry_after_s } => ApiError::rate_limited(retry_after_s),
             D::Store(e) => e.into(),
             D::Internal(m) => ApiError::internal(m),
         }
@@ -164,7 +171,14 @@ impl IntoResponse for ApiError {
             },
             wipe: self.wipe.as_deref(),
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after_s
+            && let Ok(v) = axum::http::HeaderValue::from_str(&s.to_string())
+        {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, v);
+        }
+        resp
     }
 }
 

@@ -68,7 +68,8 @@ async fn setup_code_enrolls_the_first_admin_with_a_passkey() {
             json!({"invite_code": app.setup_code, "user_name": "x"}),
         )
         .await;
-    assert_eq!(again.status, StatusCode::OK, "start does not consume");
+    // A used code starts no ceremony (and the finish below cannot be replayed either).
+    assert_eq!(again.status, StatusCode::FORBIDDEN, "{:?}", again.body);
     let r = app
         .post(&app.t("/enroll/finish"), admin.last_finish.clone())
         .await;
@@ -146,23 +147,7 @@ async fn invited_clinician_waits_for_approval_and_invites_are_single_use() {
             json!({"invite_code": code, "user_name": "Mallory"}),
         )
         .await;
-    let options = serde_json::from_value(r.body["options"].clone()).unwrap();
-    let mut pk = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
-    use webauthn_authenticator_rs::WebauthnAuthenticator;
-    let cred = pk
-        .do_registration(
-            webauthn_rs::prelude::Url::parse(common::ORIGIN).unwrap(),
-            options,
-        )
-        .unwrap();
-    let (key, _) = ward_proto::signing::DeviceKey::generate().unwrap();
-    let r = app
-        .post(
-            &app.t("/enroll/finish"),
-            json!({"ceremony_id": r.body["ceremony_id"], "credential": cred, "invite_code": code,
-                   "device": {"device_id": ward_proto::DeviceId::random(), "public_key": b64(&key.public_key()), "name": "x"}}),
-        )
-        .await;
+    // Refused at the start: no ceremony is stored for a used invite.
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     // Approval opens the door.
     let r = app
@@ -969,8 +954,9 @@ async fn ceremony_endpoints_are_rate_limited() {
                 .status,
         );
     }
+    // A person's own budget (per person, not per clinic: see tests/hardening.rs).
     assert!(
-        statuses[..25].iter().all(|s| *s == StatusCode::OK),
+        statuses[..10].iter().all(|s| *s == StatusCode::OK),
         "{statuses:?}"
     );
     assert_eq!(*statuses.last().unwrap(), StatusCode::TOO_MANY_REQUESTS);

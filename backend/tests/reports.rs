@@ -712,7 +712,8 @@ async fn breach_scope_scenario(app: TestApp, photos: bool) {
     assert_eq!(ids, expect);
     assert_eq!(rf["totals"]["versions_created"], 0);
 
-    // A device that never synced: no clients.
+    // A device that never synced: no clients. (Approving needs a fresh passkey assertion.)
+    app.step_up(&mut admin).await;
     let idle = app.staff(&admin, "clinician", "Dr Idle", true).await;
     let ri = scope(&app, &admin, idle.device_id).await;
     assert_eq!(ri["clients"], json!([]));

@@ -116,7 +116,7 @@ pub async fn authenticate(
             device_id,
             nonce,
             now,
-            timestamp + state.config.max_skew_ms,
+            nonce_expiry(timestamp, state.config.max_skew_ms),
         )
         .await?;
     if !fresh {
@@ -166,6 +166,18 @@ pub async fn authenticate(
         device,
     })
 }
+
+/// When a request's nonce may be forgotten: strictly after the last instant its timestamp is
+/// still fresh (the freshness check accepts `|now - timestamp| <= skew`, inclusive), with a
+/// second to spare, so a replay at the window's very edge still finds the nonce.
+pub fn nonce_expiry(timestamp: i64, max_skew_ms: i64) -> i64 {
+    timestamp
+        .saturating_add(max_skew_ms)
+        .saturating_add(NONCE_MARGIN_MS)
+}
+
+/// How long a nonce outlives its request's freshness window.
+pub const NONCE_MARGIN_MS: i64 = 1_000;
 
 /// The only calls a revoked device with a pending wipe may make: its rescue upload and its
 /// receipt (`/v1/tenants/{t}/wipe/...`).

@@ -20,11 +20,12 @@ pub async fn list(
     Ok(Json(rules::list(state.env(), &caller).await?))
 }
 
-/// `POST /v1/tenants/{tenant}/devices/{device}/approve` (admin)
+/// `POST /v1/tenants/{tenant}/devices/{device}/approve` (admin + step-up: an approved device
+/// receives the clinic's keys)
 pub async fn approve(
     State(state): State<AppState>,
     Path((_, device)): Path<(String, String)>,
-    Admin(Ctx { caller, .. }): Admin,
+    AdminStepUp(Ctx { caller, .. }): AdminStepUp,
 ) -> ApiResult<Json<Approved>> {
     let device: DeviceId = path_id(&device, "device")?;
     Ok(Json(rules::approve(state.env(), &caller, device).await?))

@@ -1,6 +1,6 @@
 //! Passkey identity over HTTP: enrollment with an invite, login, step-up, invites, "who am I".
-//! The ceremonies' rules are in [`crate::domain::identity`]; this adds the per-tenant rate
-//! limit on every ceremony start and finish.
+//! The ceremonies' rules are in [`crate::domain::identity`]; every unauthenticated ceremony
+//! call first draws on its rate-limit budgets ([`crate::domain::throttle`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,12 +9,13 @@ use axum::extract::{Path, State};
 use ward_proto::TenantId;
 
 use super::auth::{Admin, Authed};
-use super::{AppState, parse_body, path_id};
+use super::{AppState, SourceAddr, parse_body, path_id};
 use crate::domain::identity as rules;
 pub use crate::domain::identity::{
     CeremonyStarted, EnrollFinish, EnrollStart, InviteCreated, LoginFinish, LoginStart, Me,
     NewDevice, NewInvite, SessionGrant, StepUpFinish, SteppedUp,
 };
+use crate::domain::throttle::Attempt;
 use crate::error::ApiResult;
 
 fn tenant_of(s: &str) -> ApiResult<TenantId> {
@@ -25,12 +26,16 @@ fn tenant_of(s: &str) -> ApiResult<TenantId> {
 pub async fn enroll_start(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    source: SourceAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<CeremonyStarted>> {
     let tenant = tenant_of(&tenant)?;
-    state.rate_limit(&format!("{tenant}/enroll"))?;
     rules::require_tenant(state.env(), tenant).await?;
     let req: EnrollStart = parse_body(body)?;
+    let hash = rules::token_hash(&req.invite_code);
+    state
+        .throttle(tenant, Attempt::Enroll(&hash), &source)
+        .await?;
     Ok(Json(
         rules::enroll_start(state.env(), &state.webauthn, tenant, &req).await?,
     ))
@@ -40,11 +45,15 @@ pub async fn enroll_start(
 pub async fn enroll_finish(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    source: SourceAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<SessionGrant>> {
     let tenant = tenant_of(&tenant)?;
-    state.rate_limit(&format!("{tenant}/enroll"))?;
     let req: EnrollFinish = parse_body(body)?;
+    let hash = rules::token_hash(&req.invite_code);
+    state
+        .throttle(tenant, Attempt::Enroll(&hash), &source)
+        .await?;
     Ok(Json(
         rules::enroll_finish(state.env(), &state.webauthn, tenant, &req).await?,
     ))
@@ -54,11 +63,14 @@ pub async fn enroll_finish(
 pub async fn login_start(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    source: SourceAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<CeremonyStarted>> {
     let tenant = tenant_of(&tenant)?;
-    state.rate_limit(&format!("{tenant}/login"))?;
     let req: LoginStart = parse_body(body)?;
+    state
+        .throttle(tenant, Attempt::LoginStart(req.user_id), &source)
+        .await?;
     Ok(Json(
         rules::login_start(state.env(), &state.webauthn, tenant, &req).await?,
     ))
@@ -68,10 +80,13 @@ pub async fn login_start(
 pub async fn login_finish(
     State(state): State<AppState>,
     Path(tenant): Path<String>,
+    source: SourceAddr,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult<Json<SessionGrant>> {
     let tenant = tenant_of(&tenant)?;
-    state.rate_limit(&format!("{tenant}/login"))?;
+    state
+        .throttle(tenant, Attempt::LoginFinish, &source)
+        .await?;
     let req: LoginFinish = parse_body(body)?;
     Ok(Json(
         rules::login_finish(state.env(), &state.webauthn, tenant, &req).await?,
@@ -83,7 +98,10 @@ pub async fn step_up_start(
     State(state): State<AppState>,
     Authed(ctx): Authed,
 ) -> ApiResult<Json<CeremonyStarted>> {
-    state.rate_limit(&format!("{}/step-up", ctx.tenant))?;
+    let user = ctx.caller.session.user_id;
+    state
+        .throttle(ctx.tenant, Attempt::StepUp(user), &SourceAddr::default())
+        .await?;
     Ok(Json(
         rules::step_up_start(state.env(), &state.webauthn, &ctx.caller).await?,
     ))

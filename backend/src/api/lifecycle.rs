@@ -71,11 +71,12 @@ pub async fn quarantine_accept(
     decide(&state, ctx, &version, QuarantineStatus::Accepted).await
 }
 
-/// `POST /v1/tenants/{tenant}/quarantine/{version}/reject` (admin)
+/// `POST /v1/tenants/{tenant}/quarantine/{version}/reject` (admin + step-up: the rescued
+/// version is lost to the record)
 pub async fn quarantine_reject(
     State(state): State<AppState>,
     Path((_, version)): Path<(String, String)>,
-    Admin(ctx): Admin,
+    AdminStepUp(ctx): AdminStepUp,
 ) -> ApiResult<Json<QuarantineItem>> {
     decide(&state, ctx, &version, QuarantineStatus::Rejected).await
 }

@@ -23,8 +23,7 @@ pub mod users;
 
 pub use table::routes;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -32,6 +31,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
+use ward_proto::TenantId;
 use webauthn_rs::prelude::{Url, Webauthn, WebauthnBuilder};
 
 use crate::config::Config;
@@ -55,7 +55,7 @@ pub struct AppState {
     pub clock: Clock,
     /// Embedded mode: the local blob store behind `/blobs` URLs.
     pub local_blobs: Option<Arc<crate::store::local_blobs::LocalBlobs>>,
-    limiter: Arc<RateLimiter>,
+    throttle: Arc<crate::domain::throttle::Throttle>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -81,7 +81,7 @@ impl AppState {
             config: Arc::new(config),
             clock,
             local_blobs: None,
-            limiter: Arc::new(RateLimiter::default()),
+            throttle: Arc::default(),
         })
     }
 
@@ -105,37 +105,50 @@ impl AppState {
         }
     }
 
-    /// Counts one ceremony attempt for `key`; refuses beyond 30 per minute. Per process: on
-    /// Lambda each warm instance counts separately (API Gateway throttling backs it up).
-    pub fn rate_limit(&self, key: &str) -> ApiResult<()> {
-        if self.limiter.allow(key, self.now()) {
-            Ok(())
-        } else {
-            Err(ApiError::rate_limited())
-        }
+    /// Draws one unauthenticated ceremony attempt from its budgets
+    /// ([`crate::domain::throttle`]), or refuses with `429` and `Retry-After`.
+    pub async fn throttle(
+        &self,
+        tenant: TenantId,
+        attempt: crate::domain::throttle::Attempt<'_>,
+        source: &SourceAddr,
+    ) -> ApiResult<()> {
+        let budgets = crate::domain::throttle::ceremony_budgets(
+            self.env(),
+            tenant,
+            attempt,
+            source.0.as_deref(),
+        )
+        .await?;
+        Ok(self.throttle.take(&budgets, self.now())?)
     }
 }
 
-#[derive(Default)]
-struct RateLimiter {
-    windows: Mutex<HashMap<String, (i64, u32)>>,
-}
+/// The caller's network address, when the transport knows it: the TCP peer for `ward-server`
+/// (served with connect info), API Gateway's `sourceIp` on Lambda. Never a client-supplied
+/// header such as `X-Forwarded-For`, which anyone can set.
+#[derive(Debug, Clone, Default)]
+pub struct SourceAddr(pub Option<String>);
 
-impl RateLimiter {
-    const WINDOW_MS: i64 = 60_000;
-    const MAX: u32 = 30;
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SourceAddr {
+    type Rejection = std::convert::Infallible;
 
-    fn allow(&self, key: &str, now: i64) -> bool {
-        let mut w = self.windows.lock().unwrap_or_else(|p| p.into_inner());
-        if w.len() > 10_000 {
-            w.retain(|_, (start, _)| now - *start < Self::WINDOW_MS);
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(axum::extract::ConnectInfo(addr)) = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        {
+            return Ok(SourceAddr(Some(addr.ip().to_string())));
         }
-        let entry = w.entry(key.to_string()).or_insert((now, 0));
-        if now - entry.0 >= Self::WINDOW_MS {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= Self::MAX
+        use lambda_http::request::RequestContext;
+        let ip = match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(c)) => c.http.source_ip.clone(),
+            _ => None,
+        };
+        Ok(SourceAddr(ip))
     }
 }
 

@@ -190,7 +190,7 @@ pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
         get "/v1/tenants/{tenant}/users" => users::list, Admin, "The clinic's staff (admin console)",
             json = Vec<users::StaffMember>;
         get "/v1/tenants/{tenant}/devices" => devices::list, Admin, "List devices", json = Vec<Device>;
-        post "/v1/tenants/{tenant}/devices/{device}/approve" => devices::approve, Admin,
+        post "/v1/tenants/{tenant}/devices/{device}/approve" => devices::approve, AdminStepUp,
             "Approve a pending device", json = domain::devices::Approved;
         post "/v1/tenants/{tenant}/devices/{device}/revoke" => devices::revoke, AdminStepUp,
             "Revoke a device: sessions, key rotation, signed wipe command", json = domain::lifecycle::Revoked;
@@ -204,7 +204,7 @@ pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
             "Versions rescued by revoked devices", json = Vec<QuarantineItem>;
         post "/v1/tenants/{tenant}/quarantine/{version}/accept" => lifecycle::quarantine_accept, Admin,
             "Accept a rescued version into the record", json = QuarantineItem;
-        post "/v1/tenants/{tenant}/quarantine/{version}/reject" => lifecycle::quarantine_reject, Admin,
+        post "/v1/tenants/{tenant}/quarantine/{version}/reject" => lifecycle::quarantine_reject, AdminStepUp,
             "Reject a rescued version", json = QuarantineItem;
         post "/v1/tenants/{tenant}/wipe/quarantine" => lifecycle::wipe_quarantine, Session,
             "A revoked device's rescue upload before its wipe", (PushRequest) => json = Vec<PushResult>;

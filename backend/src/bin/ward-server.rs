@@ -98,7 +98,9 @@ async fn serve() -> anyhow::Result<()> {
     }
     println!("{banner}");
     let _sweeper = ward_backend::sweeper::spawn(state.clone(), ward_backend::sweeper::EVERY);
-    axum::serve(listener, router(state))
+    // With the peer address: the ceremony rate limits count per source address.
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

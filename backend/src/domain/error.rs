@@ -45,6 +45,12 @@ pub enum DomainError {
     /// This device was revoked and must execute this signed wipe command.
     #[error("this device was revoked by a clinic admin and must be wiped")]
     WipeRequired(Box<SignedWipe>),
+    /// Too many attempts: wait this long (answered `429` with `Retry-After`).
+    #[error("too many attempts; retry in {retry_after_s} s")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
     /// A storage port failed or a conditional write lost.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -167,15 +167,24 @@ pub async fn enroll_start(
     tenant: TenantId,
     req: &EnrollStart,
 ) -> DomainResult<CeremonyStarted> {
-    if req.user_name.trim().is_empty() || req.user_name.len() > 200 {
-        return Err(DomainError::invalid(
-            ErrorCode::InvalidUserName,
-            "user_name must be 1-200 characters",
+    let user_name = super::text::clean_name(&req.user_name, true)
+        .map_err(|e| DomainError::invalid(ErrorCode::InvalidUserName, format!("user_name {e}")))?;
+    // Refused here, not only at finish: no ceremony is stored for a code that cannot enroll.
+    let invite_hash = token_hash(&req.invite_code);
+    if env
+        .stores
+        .identity
+        .get_invite(tenant, &invite_hash)
+        .await?
+        .is_none_or(|i| i.expires_at_ms <= env.now())
+    {
+        return Err(DomainError::forbidden(
+            "invite unknown, already used or expired",
         ));
     }
     let user = User {
         user_id: uuid::Uuid::new_v4(),
-        display_name: req.user_name.trim().into(),
+        display_name: user_name.into(),
         role: Role::Clinician,
         created_at_ms: env.now(),
     };
@@ -183,10 +192,7 @@ pub async fn enroll_start(
         .start_passkey_registration(user.user_id, &user.display_name, &user.display_name, None)
         .map_err(DomainError::internal)?;
     let st = serde_json::to_value(&reg).map_err(DomainError::internal)?;
-    let purpose = CeremonyPurpose::Register {
-        user,
-        invite_hash: token_hash(&req.invite_code),
-    };
+    let purpose = CeremonyPurpose::Register { user, invite_hash };
     let ceremony_id = put_ceremony(env, tenant, purpose, st).await?;
     Ok(CeremonyStarted {
         ceremony_id,
@@ -210,12 +216,9 @@ pub async fn enroll_finish(
                 "device public key must be 32 bytes (Ed25519)",
             )
         })?;
-    if req.device.name.len() > 200 {
-        return Err(DomainError::invalid(
-            ErrorCode::InvalidDeviceName,
-            "device name too long",
-        ));
-    }
+    super::text::clean_name(&req.device.name, false).map_err(|e| {
+        DomainError::invalid(ErrorCode::InvalidDeviceName, format!("device name {e}"))
+    })?;
     let ceremony = take_ceremony(env, tenant, &req.ceremony_id).await?;
     let CeremonyPurpose::Register {
         mut user,
@@ -427,6 +430,14 @@ pub async fn login_finish(
         Admission::MustWipe(signed) => return Err(DomainError::WipeRequired(signed)),
         Admission::Refused => return Err(DomainError::forbidden("this device was revoked")),
     }
+    // One live session per device: a new login ends the device's earlier sessions (a token
+    // left in an old process or a stolen copy dies with it). The person's other devices keep
+    // theirs. See docs/protocol.md, "Sessions".
+    let ended = env
+        .stores
+        .devices
+        .revoke_device_sessions(tenant, device.device_id)
+        .await?;
     let (session, token) = new_session(env, tenant, &user, device.device_id).await?;
     audit(
         env,
@@ -434,7 +445,7 @@ pub async fn login_finish(
         &user.user_id.to_string(),
         Some(device.device_id),
         "user.login",
-        None,
+        (ended > 0).then(|| format!("ended {ended} earlier session(s) of this device")),
     )
     .await?;
     Ok(SessionGrant {

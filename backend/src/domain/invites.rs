@@ -46,18 +46,19 @@ pub async fn create_invite(
     req: &NewInvite,
 ) -> DomainResult<InviteCreated> {
     let tenant = caller.tenant;
-    if req.display_name.trim().is_empty() || req.display_name.len() > 200 {
-        return Err(DomainError::invalid(
-            ErrorCode::InvalidDisplayName,
-            "display_name must be 1-200 characters",
-        ));
+    // Making another admin is as consequential as revoking: a fresh passkey assertion.
+    if req.role == Role::Admin {
+        caller.require_step_up(env.now())?;
     }
+    let name = super::text::clean_name(&req.display_name, true).map_err(|e| {
+        DomainError::invalid(ErrorCode::InvalidDisplayName, format!("display_name {e}"))
+    })?;
     let expires = env.now() + env.config.invite_ttl_ms;
     let code = tenants::invite(
         env.stores,
         tenant,
         req.role,
-        req.display_name.trim(),
+        name,
         &caller.actor(),
         expires,
         false,

@@ -19,6 +19,8 @@ pub mod policy;
 pub mod reports;
 pub mod revocation;
 pub mod sync;
+pub mod text;
+pub mod throttle;
 pub mod users;
 
 use std::sync::Arc;

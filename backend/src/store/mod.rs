@@ -67,7 +67,9 @@ pub trait IdentityStore: Send + Sync {
     ) -> StoreResult<Vec<Credential>>;
     /// Stores an invite.
     async fn put_invite(&self, tenant: TenantId, invite: &Invite) -> StoreResult<()>;
-    /// Atomically consumes an unexpired invite: exactly one caller gets `Some`.
+    /// Reads an invite without consuming it (expired ones included: check `expires_at_ms`).
+    async fn get_invite(&self, tenant: TenantId, code_hash: &str) -> StoreResult<Option<Invite>>;
+    /// Atomically consumes an unexpired invite (exactly one caller gets `Some`).
     async fn take_invite(
         &self,
         tenant: TenantId,

@@ -270,6 +270,22 @@ pub struct Device {
     pub last_finish: Value,
 }
 
+impl Device {
+    /// The same device and session (not the passkey): to keep using an old session after
+    /// `login` replaced it.
+    pub fn clone_session(&self) -> Device {
+        Device {
+            passkey: SoftPasskey::new(true),
+            key: self.key.clone(),
+            device_id: self.device_id,
+            user_id: self.user_id.clone(),
+            session_id: self.session_id.clone(),
+            token: self.token.clone(),
+            last_finish: self.last_finish.clone(),
+        }
+    }
+}
+
 pub fn b64(b: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)

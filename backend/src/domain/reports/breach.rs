@@ -313,6 +313,10 @@ pub async fn breach_scope(
     device: DeviceId,
     format: &str,
 ) -> DomainResult<BreachScope> {
+    // An export (a file that leaves the console) needs a fresh passkey assertion.
+    if format == "csv" {
+        caller.require_step_up(env.now())?;
+    }
     let report = breach_scope_report(env, caller.tenant, device).await?;
     caller
         .audit(

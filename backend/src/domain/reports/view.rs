@@ -60,6 +60,10 @@ pub async fn list(
     q: &AuditQuery,
     format: &str,
 ) -> DomainResult<AuditList> {
+    // An export (a file that leaves the console) needs a fresh passkey assertion.
+    if format == "csv" {
+        caller.require_step_up(env.now())?;
+    }
     let page = env.stores.audit.query(caller.tenant, q).await?;
     let list = AuditList {
         entries: page

@@ -78,6 +78,12 @@ impl IdentityStore for Aws {
         self.table.put(item, Cond::None).await.map(drop)
     }
 
+    async fn get_invite(&self, tenant: TenantId, code_hash: &str) -> StoreResult<Option<Invite>> {
+        let p = Partition::new(tenant, Kind::Invite);
+        let item = self.table.get(&p, code_hash).await?;
+        item.map(|i| body(&i)).transpose()
+    }
+
     async fn take_invite(
         &self,
         tenant: TenantId,

@@ -65,6 +65,14 @@ impl IdentityStore for Embedded {
             .await
     }
 
+    async fn get_invite(&self, tenant: TenantId, code_hash: &str) -> StoreResult<Option<Invite>> {
+        let (id, k) = (t(tenant), code_hash.to_string());
+        self.run(move |c| rec_get(c, &id, "invite", &k))
+            .await?
+            .map(|b| parse(&b))
+            .transpose()
+    }
+
     async fn take_invite(
         &self,
         tenant: TenantId,
