@@ -57,7 +57,12 @@ export async function render(body) {
     el(
       'p',
       {},
-      'Records a revoked device had not synced, uploaded before its wipe. Accept to add them to the record, reject to discard them. Their content is decrypted in this browser.',
+      'Records a revoked device had not synced, uploaded before its wipe. Accept to add them to the record, reject to discard them (rejecting asks for your passkey). Their content is decrypted in this browser.',
+    ),
+    el(
+      'p',
+      { class: 'note' },
+      "What accepting grants: the version joins the client's record and reaches every device allowed to read it. It gives nobody new access, with one exception: accepting a client that was created on the lost phone (and exists nowhere else) makes the phone's user a member of that client's care team, as a normal sync would have.",
     ),
     table(
       'Quarantined records',

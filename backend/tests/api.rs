@@ -7,51 +7,11 @@ mod common;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use common::{TestApp, b64, unb64};
+use common::{TestApp, b64, envelope, item, release_keys, unb64};
 use serde_json::{Value, json};
 use ward_proto::envelope::Envelope;
-use ward_proto::sealed::{SealRequestKey, SealedKey};
-use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
-
-fn envelope(
-    tenant: &str,
-    key: &TenantKey,
-    object: ObjectId,
-    kind: Kind,
-    plaintext: &[u8],
-) -> (ObjectRef, Vec<u8>) {
-    let o = ObjectRef {
-        tenant: tenant.parse().unwrap(),
-        object,
-        version: VersionId::random(),
-        kind,
-    };
-    (o, Envelope::seal(o, key, plaintext).unwrap())
-}
-
-fn item(o: &ObjectRef, client: Option<ObjectId>, env: &[u8]) -> Value {
-    json!({"object_id": o.object, "version_id": o.version, "kind": o.kind as u8, "client_id": client, "envelope": b64(env)})
-}
-
-async fn release_keys(app: &TestApp, d: &common::Device) -> Vec<TenantKey> {
-    let req = SealRequestKey::generate().unwrap();
-    let r = app
-        .call(
-            d,
-            "POST",
-            &app.t("/keys/release"),
-            Some(json!({"ephemeral_public": b64(&req.public_key())})),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-    let sealed: SealedKey = serde_json::from_value(r.body["sealed"].clone()).unwrap();
-    let tenant: TenantId = app.tenant.parse().unwrap();
-    let payload = req
-        .open(&sealed, &ward_backend::api::keys::release_context(tenant))
-        .unwrap();
-    let epochs: Vec<u32> = serde_json::from_value(r.body["epochs"].clone()).unwrap();
-    ward_proto::api::decode_release_payload(&payload, &epochs).unwrap()
-}
+use ward_proto::sealed::SealRequestKey;
+use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, VersionId};
 
 #[tokio::test]
 async fn setup_code_enrolls_the_first_admin_with_a_passkey() {

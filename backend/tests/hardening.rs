@@ -397,3 +397,164 @@ async fn exports_approval_admin_invites_and_reject_need_a_step_up() {
         assert!(r.status.is_success(), "{path}: {} {:?}", r.status, r.body);
     }
 }
+
+async fn push(app: &TestApp, d: &common::Device, items: Vec<Value>) -> common::Resp {
+    let body = serde_json::json!({ "objects": items });
+    app.call(d, "POST", &app.t("/objects/push"), Some(body))
+        .await
+}
+
+/// A pushed version must keep its object's client and kind: a clinician on client A's team
+/// cannot add a version to client B's note by tagging it A, and front desk cannot write a
+/// client record into a note's object id.
+#[tokio::test]
+async fn a_version_keeps_its_objects_client_and_kind() {
+    use common::{envelope, item, release_keys};
+    use ward_proto::{Kind, ObjectId};
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let a = app.staff(&admin, "clinician", "A", true).await;
+    let b = app.staff(&admin, "clinician", "B", true).await;
+    let desk = app.staff(&admin, "front_desk", "D", true).await;
+    let keys = release_keys(&app, &a).await;
+    // A creates client X, B creates client Y with a note.
+    let (x, x_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Client,
+        b"x",
+    );
+    let r = push(&app, &a, vec![item(&x, None, &x_env)]).await;
+    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+    let (y, y_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Client,
+        b"y",
+    );
+    let note_id = ObjectId::random();
+    let (n, n_env) = envelope(&app.tenant, &keys[0], note_id, Kind::Note, b"note of Y");
+    let r = push(
+        &app,
+        &b,
+        vec![item(&y, None, &y_env), item(&n, Some(y.object), &n_env)],
+    )
+    .await;
+    assert_eq!(r.body[1]["status"], "created", "{:?}", r.body);
+
+    // A adds a version to Y's note, tagged with A's client X.
+    let (n2, n2_env) = envelope(&app.tenant, &keys[0], note_id, Kind::Note, b"overwrite");
+    let r = push(&app, &a, vec![item(&n2, Some(x.object), &n2_env)]).await;
+    assert_eq!(r.body[0]["status"], "rejected", "{:?}", r.body);
+    assert!(
+        r.body[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another client"),
+        "{:?}",
+        r.body
+    );
+    // Front desk writes a "client record" into the note's object id.
+    let (c, c_env) = envelope(&app.tenant, &keys[0], note_id, Kind::Client, b"desk");
+    let r = push(&app, &desk, vec![item(&c, None, &c_env)]).await;
+    assert_eq!(r.body[0]["status"], "rejected", "{:?}", r.body);
+    // B's own next version of the note, correctly tagged, is fine.
+    let (n3, n3_env) = envelope(&app.tenant, &keys[0], note_id, Kind::Note, b"v2");
+    let r = push(&app, &b, vec![item(&n3, Some(y.object), &n3_env)]).await;
+    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+}
+
+async fn revoke(app: &TestApp, admin: &mut common::Device, d: &common::Device) {
+    app.step_up(admin).await;
+    let path = app.t(&format!("/devices/{}/revoke", d.device_id));
+    let r = app.call(admin, "POST", &path, None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+async fn rescue(app: &TestApp, d: &common::Device, items: Vec<Value>) -> common::Resp {
+    let body = serde_json::json!({ "objects": items });
+    app.call(d, "POST", &app.t("/wipe/quarantine"), Some(body))
+        .await
+}
+
+/// A revoked phone's rescue upload is checked like a push: a front-desk phone cannot put notes
+/// into the record, a clinician cannot rescue a record of a client whose team they are not on,
+/// and accepting a rescued record grants no care-team membership for an existing client.
+#[tokio::test]
+async fn a_rescue_is_checked_like_a_push() {
+    use common::{envelope, item, release_keys};
+    use ward_proto::{Kind, ObjectId};
+    let app = TestApp::new().await;
+    let mut admin = app.admin().await;
+    let owner = app.staff(&admin, "clinician", "Owner", true).await;
+    let other = app.staff(&admin, "clinician", "Other", true).await;
+    let desk = app.staff(&admin, "front_desk", "Desk", true).await;
+    let keys = release_keys(&app, &owner).await;
+    let (x, x_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Client,
+        b"x",
+    );
+    let r = push(&app, &owner, vec![item(&x, None, &x_env)]).await;
+    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+
+    revoke(&app, &mut admin, &desk).await;
+    let (n, n_env) = envelope(&app.tenant, &keys[0], ObjectId::random(), Kind::Note, b"n");
+    let r = rescue(&app, &desk, vec![item(&n, Some(x.object), &n_env)]).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body[0]["status"], "rejected", "front desk rescued a note");
+
+    revoke(&app, &mut admin, &other).await;
+    // A version of existing client X's record, from a clinician not on X's team.
+    let (x2, x2_env) = envelope(&app.tenant, &keys[0], x.object, Kind::Client, b"x2");
+    // And a client created offline on that phone, with a note: both rescued.
+    let (z, z_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Client,
+        b"z",
+    );
+    let (zn, zn_env) = envelope(&app.tenant, &keys[0], ObjectId::random(), Kind::Note, b"zn");
+    let r = rescue(
+        &app,
+        &other,
+        vec![
+            item(&zn, Some(z.object), &zn_env),
+            item(&x2, None, &x2_env),
+            item(&z, None, &z_env),
+        ],
+    )
+    .await;
+    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+    assert_eq!(r.body[1]["status"], "rejected", "{:?}", r.body);
+    assert_eq!(r.body[2]["status"], "created", "{:?}", r.body);
+    // Accepting the new client makes its author a member of its team (as a push would);
+    // X's team is untouched.
+    app.step_up(&mut admin).await;
+    for v in [z.version, zn.version] {
+        let r = app
+            .call(
+                &admin,
+                "POST",
+                &app.t(&format!("/quarantine/{v}/accept")),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    }
+    let teams = app
+        .state
+        .stores
+        .identity
+        .list_care_teams(app.tenant.parse().unwrap())
+        .await
+        .unwrap();
+    let other_user: uuid::Uuid = other.user_id.parse().unwrap();
+    assert!(teams.contains(&(z.object, other_user)));
+    assert!(!teams.contains(&(x.object, other_user)));
+}

@@ -10,14 +10,18 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::collections::HashSet;
 use ward_proto::api::{MAX_PUSH_OBJECTS, PushRequest, PushResult, PushStatus};
 use ward_proto::errors::ErrorCode;
 use ward_proto::wipe::SignedReceipt;
-use ward_proto::{Kind, TenantId, VersionId};
 
+use ward_proto::{Kind, ObjectId, TenantId, VersionId};
+
+use super::sync::{AccessCache, Owners};
 use super::{Caller, DomainError, DomainResult, Env};
 use crate::model::{
-    DeviceStatus, QuarantineItem, QuarantineStatus, StoredObject, WipeReceiptRecord, WipeState,
+    DeviceStatus, QuarantineItem, QuarantineStatus, Role, StoredObject, WipeReceiptRecord,
+    WipeState,
 };
 
 pub use super::revocation::{Lockdown, Revoked, lockdown, queue_wipe, revoke_device, sweep};
@@ -28,6 +32,12 @@ pub async fn quarantine(env: Env<'_>, caller: &Caller) -> DomainResult<Vec<Quara
 }
 
 /// Accepts (into the record) or rejects a pending quarantined version.
+///
+/// Accepting stores the version in the record first and marks the item accepted after, so a
+/// storage error loses nothing (the retry finds the item pending and the version stored: the
+/// store is idempotent per version). Accepting a rescued client record makes its author a
+/// member of the client's care team only if the client did not exist before (created offline
+/// on the lost phone), never for an existing client: accepting grants no access.
 pub async fn decide(
     env: Env<'_>,
     caller: &Caller,
@@ -35,20 +45,29 @@ pub async fn decide(
     to: QuarantineStatus,
 ) -> DomainResult<QuarantineItem> {
     let tenant = caller.tenant;
+    let already = || {
+        DomainError::conflict(
+            ErrorCode::AlreadyDecided,
+            "no pending quarantined version with this id",
+        )
+    };
+    if to == QuarantineStatus::Accepted {
+        let pending = env
+            .stores
+            .lifecycle
+            .list_quarantine(tenant)
+            .await?
+            .into_iter()
+            .find(|q| q.version_id == version && q.status == QuarantineStatus::Pending)
+            .ok_or_else(already)?;
+        accept_into_record(env, tenant, &pending).await?;
+    }
     let item = env
         .stores
         .lifecycle
         .decide_quarantine(tenant, version, to, env.now())
         .await?
-        .ok_or_else(|| {
-            DomainError::conflict(
-                ErrorCode::AlreadyDecided,
-                "no pending quarantined version with this id",
-            )
-        })?;
-    if to == QuarantineStatus::Accepted {
-        accept_into_record(env, tenant, &item).await?;
-    }
+        .ok_or_else(already)?;
     let action = match to {
         QuarantineStatus::Accepted => "quarantine.accept",
         _ => "quarantine.reject",
@@ -69,6 +88,15 @@ async fn accept_into_record(
     let envelope = URL_SAFE_NO_PAD
         .decode(&item.envelope)
         .map_err(DomainError::internal)?;
+    let is_client = Kind::from_u8(item.kind) == Some(Kind::Client);
+    // Before the store: whether this client record creates the client.
+    let creates_client = is_client
+        && env
+            .stores
+            .objects
+            .any_version(tenant, item.object_id)
+            .await?
+            .is_none_or(|o| o.device_id == item.device_id && o.version_id == item.version_id);
     let stored = StoredObject {
         object_id: item.object_id,
         version_id: item.version_id,
@@ -84,8 +112,8 @@ async fn accept_into_record(
     };
     env.stores.objects.put_objects(tenant, &[stored]).await?;
     // A client record created offline on the lost phone: its author joins the care team, as
-    // a push would have done.
-    if Kind::from_u8(item.kind) == Some(Kind::Client)
+    // a push would have done. An existing client's team is left as it is.
+    if creates_client
         && let Some(d) = env
             .stores
             .devices
@@ -116,14 +144,56 @@ pub async fn rescue(
     }
     let mut results = Vec::with_capacity(req.objects.len());
     let mut stored_count = 0u32;
-    for (i, item) in req.objects.iter().enumerate() {
+    let mut owners = Owners::default();
+    let mut access = AccessCache::new(env, caller);
+    // Client records first: a client created offline on the lost phone may come with its notes.
+    let mut order: Vec<usize> = (0..req.objects.len()).collect();
+    order.sort_by_key(|i| req.objects[*i].kind != Kind::Client as u8);
+    let mut new_clients: HashSet<ObjectId> = HashSet::new();
+    let mut slots: Vec<Option<PushResult>> = vec![None; req.objects.len()];
+    for i in order {
+        let item = &req.objects[i];
         let c = match super::sync::validate(env, caller, i, item) {
             Ok(c) => c,
             Err(rejected) => {
-                results.push(rejected);
+                slots[i] = Some(rejected);
                 continue;
             }
         };
+        // The same rules as a push: the object keeps its kind and client, and the device's
+        // user must be allowed to write this kind for this client (a front-desk phone cannot
+        // rescue notes into the record; a clinician only for clients on their care team, or a
+        // client they created on this phone).
+        let refusal = match owners.refusal(env, tenant, &c).await? {
+            Some(why) => Some(why),
+            None if c.kind == Kind::Client => {
+                let new = !env.stores.objects.has_object(tenant, c.client).await?;
+                if new && caller.role() == Role::Clinician {
+                    new_clients.insert(c.client);
+                    None
+                } else if access.may(c.kind, Some(c.client)).await? {
+                    None
+                } else {
+                    Some("not on this client's care team")
+                }
+            }
+            None if new_clients.contains(&c.client)
+                || access.may(c.kind, Some(c.client)).await? =>
+            {
+                None
+            }
+            None => Some("not on this client's care team"),
+        };
+        if let Some(why) = refusal {
+            slots[i] = Some(PushResult {
+                object_id: item.object_id,
+                version_id: item.version_id,
+                status: PushStatus::Rejected,
+                seq: None,
+                reason: Some(why.into()),
+            });
+            continue;
+        }
         let s = c.stored;
         let q = QuarantineItem {
             object_id: s.object_id,
@@ -139,7 +209,7 @@ pub async fn rescue(
         };
         let fresh = env.stores.lifecycle.put_quarantine(tenant, &q).await?;
         stored_count += u32::from(fresh);
-        results.push(PushResult {
+        slots[i] = Some(PushResult {
             object_id: s.object_id,
             version_id: s.version_id,
             status: if fresh {
@@ -151,6 +221,7 @@ pub async fn rescue(
             reason: None,
         });
     }
+    results.extend(slots.into_iter().flatten());
     caller
         .audit(
             env,

@@ -98,9 +98,9 @@ impl<'a> AccessCache<'a> {
 
 /// A pushed item that passed the checks that need no storage.
 pub(super) struct Candidate {
-    index: usize,
-    kind: Kind,
-    client: ObjectId,
+    pub(super) index: usize,
+    pub(super) kind: Kind,
+    pub(super) client: ObjectId,
     /// The version as it would be stored.
     pub(super) stored: StoredObject,
 }
@@ -216,6 +216,15 @@ pub async fn push(
         results.push(None);
     }
     let mut access = AccessCache::new(env, caller);
+    // Every version must keep its object's kind and client (the server checks it: a clinician
+    // on client A's team cannot add versions to client B's objects by tagging them A).
+    let mut owners = Owners::default();
+    let clients = owners
+        .keep_consistent(env, tenant, clients, req, &mut results)
+        .await?;
+    let others = owners
+        .keep_consistent(env, tenant, others, req, &mut results)
+        .await?;
 
     // Client records; a client that does not exist yet may be created by anyone who may write
     // client records at all, and its creator joins its care team.
@@ -291,6 +300,69 @@ pub async fn push(
     );
     audit::audit_clients(env, caller, CLIENT_CREATE, &per_client, vec![summary]).await?;
     Ok(results)
+}
+
+/// What each object touched by a request is (kind) and whose (client): from storage, or from
+/// the request's own earlier version of a new object.
+#[derive(Default)]
+pub(super) struct Owners(HashMap<ObjectId, Option<(u8, ObjectId)>>);
+
+impl Owners {
+    /// Why `c` cannot be a version of its object, if it cannot.
+    pub(super) async fn refusal(
+        &mut self,
+        env: Env<'_>,
+        tenant: TenantId,
+        c: &Candidate,
+    ) -> DomainResult<Option<&'static str>> {
+        let object = c.stored.object_id;
+        let known = match self.0.get(&object) {
+            Some(k) => *k,
+            None => {
+                let k = env
+                    .stores
+                    .objects
+                    .any_version(tenant, object)
+                    .await?
+                    .map(|o| (o.kind, o.client_id.unwrap_or(o.object_id)));
+                self.0.insert(object, k);
+                k
+            }
+        };
+        Ok(match known {
+            Some((kind, _)) if kind != c.stored.kind => {
+                Some("this object id holds another kind of record")
+            }
+            Some((_, client)) if client != c.client => {
+                Some("this object belongs to another client")
+            }
+            Some(_) => None,
+            None => {
+                self.0.insert(object, Some((c.stored.kind, c.client)));
+                None
+            }
+        })
+    }
+
+    /// `batch` without the versions that would change their object's kind or client (those
+    /// get their rejection in `results`).
+    async fn keep_consistent(
+        &mut self,
+        env: Env<'_>,
+        tenant: TenantId,
+        batch: Vec<Candidate>,
+        req: &PushRequest,
+        results: &mut [Option<PushResult>],
+    ) -> DomainResult<Vec<Candidate>> {
+        let mut kept = Vec::with_capacity(batch.len());
+        for c in batch {
+            match self.refusal(env, tenant, &c).await? {
+                Some(why) => results[c.index] = Some(rejected(&req.objects[c.index], why)),
+                None => kept.push(c),
+            }
+        }
+        Ok(kept)
+    }
 }
 
 /// Stores `batch` in one storage call and fills in its results.

@@ -205,6 +205,13 @@ pub trait ObjectStore: Send + Sync {
     ) -> StoreResult<Vec<StoredObject>>;
     /// Whether any version of `object` exists.
     async fn has_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<bool>;
+    /// One stored version of `object` (its metadata; the envelope may be left out): what the
+    /// object is (kind) and whose (client), which every later version must keep.
+    async fn any_version(
+        &self,
+        tenant: TenantId,
+        object: ObjectId,
+    ) -> StoreResult<Option<StoredObject>>;
     /// Stores (creates or replaces) the state of a photo upload.
     async fn put_upload(&self, tenant: TenantId, upload: &UploadState) -> StoreResult<()>;
     /// The upload state of an object version, if one was started.

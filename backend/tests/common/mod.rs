@@ -297,3 +297,48 @@ pub fn unb64(s: &str) -> Vec<u8> {
         .decode(s)
         .unwrap()
 }
+
+/// A sealed envelope for `object` of `kind` in `tenant` (a fresh version).
+pub fn envelope(
+    tenant: &str,
+    key: &ward_proto::TenantKey,
+    object: ward_proto::ObjectId,
+    kind: ward_proto::Kind,
+    plaintext: &[u8],
+) -> (ward_proto::ObjectRef, Vec<u8>) {
+    let o = ward_proto::ObjectRef {
+        tenant: tenant.parse().unwrap(),
+        object,
+        version: ward_proto::VersionId::random(),
+        kind,
+    };
+    (
+        o,
+        ward_proto::envelope::Envelope::seal(o, key, plaintext).unwrap(),
+    )
+}
+
+pub fn item(o: &ward_proto::ObjectRef, client: Option<ward_proto::ObjectId>, env: &[u8]) -> Value {
+    json!({"object_id": o.object, "version_id": o.version, "kind": o.kind as u8, "client_id": client, "envelope": b64(env)})
+}
+
+pub async fn release_keys(app: &TestApp, d: &Device) -> Vec<ward_proto::TenantKey> {
+    let req = ward_proto::sealed::SealRequestKey::generate().unwrap();
+    let r = app
+        .call(
+            d,
+            "POST",
+            &app.t("/keys/release"),
+            Some(json!({"ephemeral_public": b64(&req.public_key())})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let sealed: ward_proto::sealed::SealedKey =
+        serde_json::from_value(r.body["sealed"].clone()).unwrap();
+    let tenant: ward_proto::TenantId = app.tenant.parse().unwrap();
+    let payload = req
+        .open(&sealed, &ward_backend::api::keys::release_context(tenant))
+        .unwrap();
+    let epochs: Vec<u32> = serde_json::from_value(r.body["epochs"].clone()).unwrap();
+    ward_proto::api::decode_release_payload(&payload, &epochs).unwrap()
+}

@@ -172,6 +172,20 @@ impl ObjectStore for Aws {
         Ok(!items.is_empty())
     }
 
+    async fn any_version(
+        &self,
+        tenant: TenantId,
+        object: ObjectId,
+    ) -> StoreResult<Option<StoredObject>> {
+        let p = Partition::new(tenant, Kind::Version);
+        let prefix = format!("{object}#");
+        let items = self
+            .table
+            .query(&p, Range::Prefix(&prefix), true, Some(1))
+            .await?;
+        items.first().map(object_from).transpose()
+    }
+
     async fn put_upload(&self, tenant: TenantId, upload: &UploadState) -> StoreResult<()> {
         let p = Partition::new(tenant, Kind::Upload);
         let mut item = Table::item(&p, version_sk(upload.object_id, upload.version_id));

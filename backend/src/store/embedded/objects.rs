@@ -189,6 +189,27 @@ impl ObjectStore for Embedded {
         .await
     }
 
+    async fn any_version(
+        &self,
+        tenant: TenantId,
+        object: ObjectId,
+    ) -> StoreResult<Option<StoredObject>> {
+        let (id, o) = (t(tenant), object.to_string());
+        self.run(move |c| {
+            let row: Option<(i64, String, Vec<u8>)> = c
+                .query_row(
+                    "SELECT seq, version_id, meta FROM objects WHERE tenant = ?1 AND object_id = ?2
+                     ORDER BY seq LIMIT 1",
+                    params![id, o],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            row.map(|(seq, v, m)| row_to_object(seq, &o, &v, &m, None))
+                .transpose()
+        })
+        .await
+    }
+
     async fn get_object(
         &self,
         tenant: TenantId,
