@@ -18,6 +18,10 @@ pub enum CoreError {
     /// The vault has been wiped.
     #[error("the vault has been wiped")]
     Wiped,
+    /// A verified wipe command is pending (persisted before the rescue): no record is shown
+    /// or changed until the wipe finishes.
+    #[error("this device was revoked: its wipe is pending and no record is shown")]
+    WipePending,
     /// The key canary failed: the key store returned a key that is not this vault's.
     #[error("the vault key is wrong or was replaced (key canary failed)")]
     WrongKey,

@@ -171,3 +171,29 @@ fn secrets_are_sealed_under_the_vault_key() {
         );
     }
 }
+
+/// The lease is judged by the highest time the phone has ever seen, not by the wall clock:
+/// setting the date back after the lease ran out does not bring it back.
+#[test]
+fn setting_the_clock_back_does_not_extend_the_lease() {
+    let mut t = TestVault::new();
+    let contact = t.vault.now_ms();
+    t.vault
+        .set_sync_meta_i64("last_contact_ms", contact)
+        .unwrap();
+    let sync = WardSync::for_vault(t.vault.clone()).unwrap();
+    assert!(matches!(
+        sync.status().unwrap().lease,
+        LeaseState::Valid { .. }
+    ));
+    // 15 days on (default lease: 14 days), the phone is used once…
+    t.clock.advance_ms(15 * 24 * HOUR);
+    t.vault.unlock().unwrap();
+    // …then its date is set back 14 days and the app restarted.
+    t.clock.advance_ms(-14 * 24 * HOUR);
+    t.reopen();
+    let sync = WardSync::for_vault(t.vault.clone()).unwrap();
+    assert_eq!(sync.status().unwrap().lease, LeaseState::Expired);
+    assert!(sync.enforce_lease().unwrap(), "the lease wipe was dodged");
+    assert!(t.vault.is_wiped());
+}

@@ -86,7 +86,23 @@ struct RootView: View {
     @EnvironmentObject var session: WardSession
 
     var body: some View {
+        VStack {
+            // The device-wide notice (pending wipe, lease warning, rate limit) on every screen.
+            if let notice = session.notice {
+                Text(notice).foregroundColor(.red)
+            }
+            screen
+        }
+    }
+
+    @ViewBuilder
+    private var screen: some View {
         switch session.state {
+        case .wipePending:
+            VStack {
+                Text("This phone was revoked by your clinic. Connect to the internet to finish.")
+                Button("Try again") { Task { _ = try? await graph.sync.enforceLease() } }
+            }
         case .noVault, .wiped:
             EnrollView()
         case .locked:

@@ -373,6 +373,21 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
                     );
                     return Ok(());
                 }
+                Err(WardError::WipePending) => {
+                    bail!(
+                        "this device was revoked by a clinic admin: its wipe is pending and no \
+                         record is shown; run `ward sync` again with a connection to finish it"
+                    );
+                }
+                Err(WardError::RateLimited {
+                    retry_after_seconds,
+                    ..
+                }) => {
+                    bail!(
+                        "the server is rate-limiting this device: try again in \
+                         {retry_after_seconds} s (your work stays on this device)"
+                    );
+                }
                 other => other?,
             };
             outln!(
@@ -408,6 +423,12 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
             );
             if let Some(oldest) = s.oldest_unsynced_ms {
                 outln!(out, "oldest unsynced written at {oldest}");
+            }
+            if s.wipe_pending {
+                outln!(
+                    out,
+                    "wipe pending:  revoked by a clinic admin; no record is shown"
+                );
             }
         }
         Cmd::Client(c) => {

@@ -27,6 +27,11 @@ pub enum WardError {
     /// The vault was wiped: start enrollment again.
     #[error("the vault was wiped")]
     Wiped,
+    /// An admin revoked this device and the verified wipe command is pending: show no data
+    /// (a "this phone is being wiped" screen); the wipe finishes at the next contact or start
+    /// (`WardSync.sync` / `enforce_lease`).
+    #[error("this device was revoked: its wipe is pending")]
+    WipePending,
     /// The object does not exist.
     #[error("{detail}")]
     NotFound {
@@ -67,6 +72,16 @@ pub enum WardError {
         /// Details.
         detail: String,
     },
+    /// The server is rate-limiting this device or user (HTTP 429): do not retry (and do not
+    /// schedule the next background sync) before `retry_after_seconds`; the work stays on the
+    /// phone meanwhile.
+    #[error("too many requests: try again in {retry_after_seconds} s")]
+    RateLimited {
+        /// Seconds to wait (the server's `Retry-After`; 60 when it named none).
+        retry_after_seconds: u64,
+        /// The server's message.
+        detail: String,
+    },
     /// The session expired or was revoked, or the passkey prompt failed: sign in again with
     /// the passkey.
     #[error("sign-in required: {detail}")]
@@ -97,6 +112,7 @@ impl From<CoreError> for WardError {
         match e {
             CoreError::Locked => WardError::Locked,
             CoreError::Wiped => WardError::Wiped,
+            CoreError::WipePending => WardError::WipePending,
             CoreError::WrongKey => WardError::WrongKey,
             CoreError::KeyStore(k) => WardError::KeyUnavailable {
                 detail: k.to_string(),
@@ -141,6 +157,13 @@ impl From<ClientError> for WardError {
             ClientError::Wiped(_) => WardError::Wiped,
             ClientError::Sync(s) => match s {
                 SyncError::Offline(d) => WardError::Offline { detail: d },
+                SyncError::RateLimited {
+                    retry_after_seconds,
+                    message,
+                } => WardError::RateLimited {
+                    retry_after_seconds,
+                    detail: message,
+                },
                 SyncError::Unauthenticated(d) => WardError::SignInRequired { detail: d },
                 SyncError::Cancelled => WardError::Cancelled,
                 e @ SyncError::Refused { .. } => WardError::ServerRefused {

@@ -40,7 +40,7 @@ pub use listener::SyncListener;
 pub use notes::Notes;
 pub use passkey::PasskeyProvider;
 pub use photos::Photos;
-pub use sync::{SyncStatus, SyncSummary, WardSync};
+pub use sync::{SyncStatus, SyncSummary, WardSync, send_pending_wipe_receipt};
 pub use vault::{VaultConfig, VaultStatus, WardVault};
 
 pub use crate::keystore::SoftwareKeyStore;

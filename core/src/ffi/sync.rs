@@ -24,6 +24,7 @@ use crate::sync::error::{ClientError, SyncError};
 use crate::sync::identity;
 use crate::sync::meta::LAST_CONTACT_MS;
 use crate::sync::report::SyncReport;
+use crate::sync::{receipt, wipe};
 use crate::vault::Vault;
 
 type R<T> = Result<T, WardError>;
@@ -82,6 +83,8 @@ pub struct SyncStatus {
     pub lease: LeaseState,
     /// "3 notes not synced for 2 days", when unsynced work is older than the policy allows.
     pub unsynced_alarm: Option<String>,
+    /// A verified wipe command is pending: show no data; it finishes at the next contact.
+    pub wipe_pending: bool,
 }
 
 /// Sync and identity for one vault.
@@ -116,6 +119,7 @@ impl WardSync {
 
     fn api(&self, server: &str) -> R<ApiClient> {
         ApiClient::new(server, self.vault.identity().tenant, Arc::new(SystemClock))
+            .map(|api| api.with_time_floor(self.vault.time_floor()))
             .map_err(|e| ClientError::from(e).into())
     }
 
@@ -127,12 +131,21 @@ impl WardSync {
     }
 
     fn run<T>(&self, fut: impl std::future::Future<Output = Result<T, ClientError>>) -> R<T> {
-        self.runtime.block_on(async {
+        let r = self.runtime.block_on(async {
             tokio::select! {
                 r = fut => r.map_err(WardError::from),
                 () = self.cancel.notified() => Err(WardError::Cancelled),
             }
-        })
+        });
+        match r {
+            // A wipe was verified and could not finish (no signal for the rescue): whatever
+            // stopped it, what the app must do is show no data.
+            Err(e) if !matches!(e, WardError::Wiped) && self.vault.is_wipe_pending() => {
+                tracing::warn!(error = %e, "wipe pending; it finishes at the next contact or start");
+                Err(WardError::WipePending)
+            }
+            other => other,
+        }
     }
 
     fn engine(&self) -> R<Engine> {
@@ -211,9 +224,18 @@ impl WardSync {
         })
     }
 
-    /// One full sync: push, upload photos, pull.
+    /// One full sync: push, upload photos, pull. With a wipe pending, it finishes the wipe
+    /// instead (rescue, shred, receipt) and returns `Wiped`, or `WipePending` if it still
+    /// cannot.
     pub fn sync(&self, listener: Option<Arc<dyn SyncListener>>) -> R<SyncSummary> {
         let engine = self.engine()?;
+        if self.vault.is_wipe_pending() {
+            return self.run(async {
+                let net = Some((engine.api(), engine.session()));
+                wipe::resume(&self.vault, net, false).await?;
+                Err(CoreError::Wiped.into())
+            });
+        }
         let progress = ListenerProgress(listener);
         self.run(async { Ok(engine.sync(&progress).await?.into()) })
     }
@@ -341,19 +363,68 @@ impl WardSync {
                 self.vault.now_ms(),
                 self.vault.policy().unsynced_alarm_hours,
             ),
+            wipe_pending: self.vault.is_wipe_pending(),
         })
     }
 
-    /// Call at every app start: if the offline lease ran out, crypto-shreds the vault and
-    /// returns `true` (show the re-enrollment screen); otherwise returns `false`.
+    /// Call at every app start (and when the status shows the lease expired). In order: sends
+    /// a wipe receipt still waiting beside the vault; finishes a pending wipe (rescue when
+    /// unlocked and online; shred without it once the lease ran out), else returns
+    /// `WipePending`; and if the offline lease ran out, first tries a sync (unlocked, online:
+    /// it renews the lease and saves the unsynced work), then crypto-shreds the vault.
+    /// Returns `true` when the vault is wiped (show the re-enrollment screen).
     pub fn enforce_lease(&self) -> R<bool> {
-        if device_state::lease(&self.vault)? == LeaseState::Expired {
-            tracing::warn!("offline lease expired: wiping the vault");
-            self.vault.wipe()?;
+        let dir = self.vault.dir().to_path_buf();
+        self.runtime.block_on(async {
+            if let Err(e) = receipt::send(&dir, None).await {
+                tracing::warn!(error = %e, "pending wipe receipt unreadable");
+            }
+        });
+        if self.vault.is_wiped() {
             return Ok(true);
         }
-        Ok(false)
+        let expired = device_state::lease(&self.vault)? == LeaseState::Expired;
+        if self.vault.is_wipe_pending() {
+            let engine = if self.vault.is_locked() {
+                None
+            } else {
+                self.engine().ok()
+            };
+            let net = engine.as_ref().map(|e| (e.api(), e.session()));
+            return self
+                .run(async { Ok(wipe::resume(&self.vault, net, expired).await?.is_some()) });
+        }
+        if !expired {
+            return Ok(false);
+        }
+        if !self.vault.is_locked() && self.engine().is_ok() {
+            match self.sync(None) {
+                Ok(_) if device_state::lease(&self.vault)? != LeaseState::Expired => {
+                    tracing::info!("offline lease renewed by a sync at its end");
+                    return Ok(false);
+                }
+                Err(WardError::Wiped) => return Ok(true),
+                Err(WardError::WipePending) => return Err(WardError::WipePending),
+                other => tracing::warn!(result = ?other.map(|_| ()), "sync before the lease wipe"),
+            }
+        }
+        tracing::warn!("offline lease expired: wiping the vault");
+        self.vault.wipe()?;
+        Ok(true)
     }
+}
+
+/// Sends the signed wipe receipt waiting beside the vault folder `vault_dir`, if any (call at
+/// every app start, also when the vault is gone). Returns whether nothing is left to send.
+#[uniffi::export]
+pub fn send_pending_wipe_receipt(vault_dir: String) -> R<bool> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| WardError::Internal {
+            detail: e.to_string(),
+        })?;
+    Ok(runtime.block_on(receipt::send(std::path::Path::new(&vault_dir), None))?)
 }
 
 impl WardSync {
@@ -406,8 +477,7 @@ impl WardSync {
         if me.device_status == ward_proto::api::DeviceStatus::Active {
             identity::release_keys(&self.vault, api, &session).await?;
         }
-        self.vault
-            .set_sync_meta_i64(LAST_CONTACT_MS, self.vault.now_ms())?;
+        device_state::record_contact(&self.vault, api)?;
         Ok(())
     }
 }

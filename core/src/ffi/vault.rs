@@ -162,6 +162,11 @@ impl WardVault {
 }
 
 impl WardVault {
+    /// The handle over a core vault (the CLI and tests).
+    pub fn from_vault(vault: Arc<Vault>) -> Arc<Self> {
+        Arc::new(Self { vault })
+    }
+
     /// The Rust vault behind the handle (for the CLI and tests).
     pub fn inner(&self) -> &Arc<Vault> {
         &self.vault

@@ -1,9 +1,12 @@
 //! The HTTP side of sync: one [`ApiClient`] per device (reqwest, rustls with compiled-in
 //! roots) that sends JSON to the backend, signs authenticated requests with the device key
 //! (ward-proto's `ward-req-v1` canonical request, a fresh nonce each time) and sorts every
-//! failure into what the engine can do about it: retry later ([`SyncError::Offline`]),
-//! log in again ([`SyncError::Unauthenticated`]), or stop ([`SyncError::Refused`]).
+//! failure into what the engine can do about it: retry later ([`SyncError::Offline`]), wait
+//! the time a 429 names ([`SyncError::RateLimited`]), log in again
+//! ([`SyncError::Unauthenticated`]), or stop ([`SyncError::Refused`]).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -18,7 +21,7 @@ use ward_proto::{DeviceId, TenantId};
 use zeroize::Zeroizing;
 
 use super::error::SyncError;
-use crate::clock::Clock;
+use crate::clock::{Clock, TimeFloor, parse_http_date};
 
 /// Header naming the session a signed request belongs to.
 pub use ward_proto::errors::HEADER_SESSION;
@@ -51,6 +54,30 @@ pub struct ApiClient {
     tenant: TenantId,
     http: reqwest::Client,
     clock: std::sync::Arc<dyn Clock>,
+    /// Raised with the `Date` of every answer to a signed request (the vault's, when given).
+    floor: Arc<TimeFloor>,
+    /// The latest server `Date` seen by this client (0: none yet).
+    server_ms: Arc<AtomicI64>,
+}
+
+/// How long to wait after a 429 that names no `Retry-After`.
+pub const DEFAULT_RETRY_AFTER_SECONDS: u64 = 60;
+/// The longest wait a `Retry-After` may ask for (a day); longer values are capped.
+const MAX_RETRY_AFTER_SECONDS: u64 = 24 * 3600;
+
+/// Reads `Retry-After` (delay-seconds, or an HTTP date judged against the answer's `Date`).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> u64 {
+    let get = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let Some(value) = get(reqwest::header::RETRY_AFTER) else {
+        return DEFAULT_RETRY_AFTER_SECONDS;
+    };
+    let secs = value.trim().parse::<u64>().ok().or_else(|| {
+        let at = parse_http_date(value)?;
+        let now = get(reqwest::header::DATE).and_then(parse_http_date)?;
+        Some(u64::try_from((at - now).max(0) / 1000).unwrap_or(0))
+    });
+    secs.unwrap_or(DEFAULT_RETRY_AFTER_SECONDS)
+        .min(MAX_RETRY_AFTER_SECONDS)
 }
 
 fn offline(e: reqwest::Error) -> SyncError {
@@ -74,7 +101,35 @@ impl ApiClient {
             tenant,
             http,
             clock,
+            floor: Arc::new(TimeFloor::default()),
+            server_ms: Arc::new(AtomicI64::new(0)),
         })
+    }
+
+    /// Raises `floor` (the vault's time floor) with the server's `Date` from now on.
+    pub fn with_time_floor(mut self, floor: Arc<TimeFloor>) -> Self {
+        self.floor = floor;
+        self
+    }
+
+    /// The latest server time (its `Date` header) seen in an answer to a signed request.
+    pub fn server_time_ms(&self) -> Option<i64> {
+        Some(self.server_ms.load(Ordering::SeqCst)).filter(|ms| *ms > 0)
+    }
+
+    /// Takes the server's time from an answer to a signed request: the request was signed
+    /// and the answer came over the same authenticated channel.
+    fn observe_date(&self, resp: &reqwest::Response) {
+        let Some(ms) = resp
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_http_date)
+        else {
+            return;
+        };
+        self.server_ms.fetch_max(ms, Ordering::SeqCst);
+        self.floor.observe(ms);
     }
 
     /// The server's base URL.
@@ -148,6 +203,7 @@ impl ApiClient {
             req = req.header("content-type", "application/json").body(body);
         }
         let resp = req.send().await.map_err(offline)?;
+        self.observe_date(&resp);
         read_json(resp).await
     }
 
@@ -176,7 +232,12 @@ impl ApiClient {
             .map_err(offline)?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(status_error(status, resp.text().await.unwrap_or_default()));
+            let after = retry_after(resp.headers());
+            return Err(status_error(
+                status,
+                after,
+                resp.text().await.unwrap_or_default(),
+            ));
         }
         Ok(resp
             .headers()
@@ -191,13 +252,18 @@ impl ApiClient {
         let resp = self.http.get(url).send().await.map_err(offline)?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(status_error(status, resp.text().await.unwrap_or_default()));
+            let after = retry_after(resp.headers());
+            return Err(status_error(
+                status,
+                after,
+                resp.text().await.unwrap_or_default(),
+            ));
         }
         Ok(resp.bytes().await.map_err(offline)?.to_vec())
     }
 }
 
-fn status_error(status: StatusCode, body: String) -> SyncError {
+fn status_error(status: StatusCode, retry_after_seconds: u64, body: String) -> SyncError {
     let (code, message, wipe) = match serde_json::from_str::<ErrorBody>(&body) {
         Ok(e) => (e.error.code, e.error.message, e.wipe),
         Err(_) => (ErrorCode::Unknown, body.chars().take(200).collect(), None),
@@ -205,7 +271,12 @@ fn status_error(status: StatusCode, body: String) -> SyncError {
     if let (StatusCode::GONE, Some(w)) = (status, wipe) {
         return SyncError::WipeRequired(Box::new(w));
     }
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        SyncError::RateLimited {
+            retry_after_seconds,
+            message,
+        }
+    } else if status.is_server_error() {
         SyncError::Offline(format!("{status}: {message}"))
     } else if code == ErrorCode::ReplayedRequest {
         // The network delivered this request twice and the copy won: the API is idempotent,
@@ -224,10 +295,12 @@ fn status_error(status: StatusCode, body: String) -> SyncError {
 
 async fn read_json<R: DeserializeOwned>(resp: reqwest::Response) -> Result<R, SyncError> {
     let status = resp.status();
+    let after = retry_after(resp.headers());
     let bytes = resp.bytes().await.map_err(offline)?;
     if !status.is_success() {
         return Err(status_error(
             status,
+            after,
             String::from_utf8_lossy(&bytes).into_owned(),
         ));
     }

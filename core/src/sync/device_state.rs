@@ -2,6 +2,7 @@
 //! that has not reached the server for longer than the clinic allows wipes itself at the next
 //! start, after warning the user), and the "not synced" alarm for work that has waited too long.
 
+use super::client::ApiClient;
 use super::meta::LAST_CONTACT_MS;
 use crate::error::CoreError;
 use crate::vault::Vault;
@@ -28,7 +29,9 @@ pub enum LeaseState {
     Expired,
 }
 
-/// The lease state now.
+/// The lease state now, judged by the vault's time floor (the latest time the phone has
+/// evidence of: wall clocks read, server `Date`s, signed timestamps), so setting the phone's
+/// date back does not extend it.
 pub fn lease(vault: &Vault) -> Result<LeaseState, CoreError> {
     let policy = vault.policy();
     let Some(last) = vault.sync_meta_i64(LAST_CONTACT_MS)? else {
@@ -38,7 +41,7 @@ pub fn lease(vault: &Vault) -> Result<LeaseState, CoreError> {
         return Ok(LeaseState::NoLease);
     }
     let expires_at_ms = last + i64::from(policy.offline_lease_hours) * HOUR_MS;
-    let now = vault.now_ms();
+    let now = vault.trusted_now_ms()?;
     Ok(if now >= expires_at_ms {
         LeaseState::Expired
     } else if now >= expires_at_ms - i64::from(policy.lease_warning_hours) * HOUR_MS {
@@ -46,6 +49,14 @@ pub fn lease(vault: &Vault) -> Result<LeaseState, CoreError> {
     } else {
         LeaseState::Valid { expires_at_ms }
     })
+}
+
+/// Records a successful contact with the server: at the server's time (its `Date`) when it
+/// sent one, else the device's best time; and saves the time floor it raised.
+pub fn record_contact(vault: &Vault, api: &ApiClient) -> Result<(), CoreError> {
+    let best = vault.trusted_now_ms()?;
+    let at = api.server_time_ms().unwrap_or(best);
+    vault.set_sync_meta_i64(LAST_CONTACT_MS, at)
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {

@@ -22,7 +22,6 @@ use ward_proto::{Kind, ObjectId, ObjectRef};
 
 use super::client::{ApiClient, Session};
 use super::error::{ClientError, SyncError};
-use super::meta::LAST_CONTACT_MS;
 use super::push::{PULL_PAGE, PUSH_BATCH_BYTES, push_request};
 use super::report::{Progress, SyncReport};
 use super::retry::retry;
@@ -105,13 +104,8 @@ impl Engine {
         self.upload_photos(&mut report, progress).await?;
         self.pull(&mut report, progress).await?;
         super::audit_upload::upload(&self.vault, &self.api, &self.session, &mut report).await?;
-        self.vault
-            .set_sync_meta_i64(LAST_CONTACT_MS, self.vault_now())?;
+        super::device_state::record_contact(&self.vault, &self.api)?;
         Ok(report)
-    }
-
-    fn vault_now(&self) -> i64 {
-        self.vault.now_ms()
     }
 
     /// Pushes the outbox until it is empty.

@@ -13,9 +13,18 @@ use crate::error::CoreError;
 /// Why a call to the backend failed, by what the caller can do about it.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    /// Network down, timeout, or a server-side failure (5xx, 429): retry later.
+    /// Network down, timeout, or a server-side failure (5xx): retry later.
     #[error("backend unreachable or busy: {0}")]
     Offline(String),
+    /// The server is rate-limiting this caller (429): wait `retry_after_seconds` (its
+    /// `Retry-After`, or [`super::client::DEFAULT_RETRY_AFTER_SECONDS`]) before trying again.
+    #[error("too many requests: retry in {retry_after_seconds} s ({message})")]
+    RateLimited {
+        /// How long to wait.
+        retry_after_seconds: u64,
+        /// The server's message.
+        message: String,
+    },
     /// The session is missing, expired or revoked: log in with the passkey again.
     #[error("not signed in: {0}")]
     Unauthenticated(String),

@@ -97,7 +97,7 @@ fn store_grant(vault: &Vault, grant: &SessionGrant) -> Result<(), CoreError> {
         expires_at_ms: grant.expires_at_ms,
     };
     let json = Zeroizing::new(serde_json::to_vec(&stored)?);
-    vault.with_unlocked(|ctx| ctx.set_secret(SESSION, &json))?;
+    vault.with_unlocked_for_wipe(|ctx| ctx.set_secret(SESSION, &json))?;
     vault.set_sync_meta("role", status_name(&grant.role).as_bytes())?;
     vault.set_sync_meta(
         "device_status",
@@ -115,7 +115,8 @@ fn store_grant(vault: &Vault, grant: &SessionGrant) -> Result<(), CoreError> {
 
 /// The signed-in session held in the vault, if any.
 pub fn load_session(vault: &Vault) -> Result<Option<Session>, CoreError> {
-    vault.with_unlocked(|ctx| {
+    // Allowed while a wipe is pending: the wipe needs the session, and it shows no record.
+    vault.with_unlocked_for_wipe(|ctx| {
         let (Some(key), Some(session)) = (ctx.secret(DEVICE_KEY)?, ctx.secret(SESSION)?) else {
             return Ok(None);
         };

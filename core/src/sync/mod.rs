@@ -4,7 +4,7 @@
 //! Leaves first: [`error`] (what a call can fail with), [`report`] (what it did, and the
 //! progress seam), [`meta`] (names of the sync bookkeeping entries), [`retry`] (backoff),
 //! [`passkey`] (the authenticator seam and the software authenticator the CLI and tests use),
-//! [`client`] (the signed HTTP transport), [`push`] (batch sizes, the push request). Then
+//! [`client`] (the signed HTTP transport), [`push`] (batch sizes, the push request), [`receipt`] (the wipe receipt kept beside the vault). Then
 //! [`identity`] (enrollment, login and key delivery), [`wipe`] (executing a remote wipe),
 //! [`audit_upload`] and [`device_state`] (lease, unsynced alarm); [`engine`] (push / photo
 //! upload / pull / download) sits on top of them. Each module imports only modules listed
@@ -19,6 +19,7 @@ pub mod retry;
 
 pub mod client;
 pub mod push;
+pub mod receipt;
 
 pub mod audit_upload;
 pub mod device_state;

@@ -1,5 +1,7 @@
 //! Retrying transient backend failures (a leaf of `sync`): exponential backoff with jitter,
-//! [`ATTEMPTS`] tries, then the failure is reported and the next sync starts over.
+//! [`ATTEMPTS`] tries, then the failure is reported and the next sync starts over. A 429 is
+//! honoured: a short `Retry-After` (up to [`MAX_INLINE_WAIT_SECONDS`]) is waited out here, a
+//! longer one is returned at once so the app schedules the next sync no earlier than it says.
 
 use std::time::Duration;
 
@@ -7,6 +9,9 @@ use super::error::SyncError;
 
 /// Attempts per call before a transient failure is reported.
 pub const ATTEMPTS: u32 = 4;
+
+/// The longest `Retry-After` waited out inside a call; longer ones end the call.
+pub const MAX_INLINE_WAIT_SECONDS: u64 = 5;
 
 /// Runs `f` until it succeeds, fails for good, or `ATTEMPTS` transient failures passed.
 pub async fn retry<T, F, Fut>(mut f: F) -> Result<T, SyncError>
@@ -25,6 +30,14 @@ where
                 tracing::debug!(attempt, wait_ms = wait, error = %e, "retrying");
                 tokio::time::sleep(Duration::from_millis(wait)).await;
                 delay_ms = (delay_ms * 2).min(5_000);
+                attempt += 1;
+            }
+            Err(SyncError::RateLimited {
+                retry_after_seconds,
+                ..
+            }) if retry_after_seconds <= MAX_INLINE_WAIT_SECONDS && attempt < ATTEMPTS => {
+                tracing::debug!(attempt, retry_after_seconds, "rate-limited; waiting");
+                tokio::time::sleep(Duration::from_secs(retry_after_seconds)).await;
                 attempt += 1;
             }
             other => return other,

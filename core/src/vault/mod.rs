@@ -13,6 +13,7 @@
 
 pub mod audit;
 pub mod blobs;
+mod guard;
 pub mod index;
 pub mod outbox;
 pub mod schema;
@@ -27,7 +28,7 @@ use ward_proto::{
     DeviceId, Kind, ObjectId, ObjectRef, SymmetricKey, TenantId, TenantKey, VersionId,
 };
 
-use crate::clock::Clock;
+use crate::clock::{Clock, TimeFloor};
 use crate::error::{CoreError, Result};
 use crate::keystore::KeyStoreRef;
 use audit::Action;
@@ -115,6 +116,10 @@ struct Inner {
     policy: Policy,
     unlocked: Option<Unlocked>,
     last_activity_ms: i64,
+    /// The time floor as last saved.
+    floor_saved: i64,
+    /// A verified wipe command is persisted and not finished: records are refused.
+    wipe_pending: bool,
 }
 
 /// The encrypted vault of one device.
@@ -123,6 +128,7 @@ pub struct Vault {
     blobs: BlobStore,
     keystore: KeyStoreRef,
     clock: Arc<dyn Clock>,
+    floor: Arc<TimeFloor>,
     inner: Mutex<Inner>,
 }
 
@@ -244,17 +250,19 @@ impl Vault {
         meta_put(&conn, "wrapped_vault_key", &wrapped)?;
         meta_put(&conn, "canary", &canary)?;
         meta_put(&conn, "policy", &serde_json::to_vec(&policy)?)?;
+        let now = clock.now_ms();
+        meta_put(&conn, guard::TIME_FLOOR, &now.to_be_bytes())?;
         conn.execute(
             "INSERT INTO tenant_keys (epoch, wrapped) VALUES (1, ?1)",
             [&sealed_tk],
         )?;
         conn.execute_batch("COMMIT")?;
-        let now = clock.now_ms();
         let vault = Arc::new(Self {
             blobs: BlobStore::open(dir.join(BLOB_DIR))?,
             dir,
             keystore,
             clock,
+            floor: Arc::new(TimeFloor::new(now)),
             inner: Mutex::new(Inner {
                 conn: Some(conn),
                 ident,
@@ -266,6 +274,8 @@ impl Vault {
                     index: Index::default(),
                 }),
                 last_activity_ms: now,
+                floor_saved: now,
+                wipe_pending: false,
             }),
         });
         Ok(vault)
@@ -322,11 +332,13 @@ impl Vault {
             set
         };
         blobs.sweep(|name| known.contains(name))?;
-        Ok(Arc::new(Self {
+        let floor_saved = guard::load_floor(&conn)?;
+        let wipe_pending = meta_get(&conn, guard::WIPE_PENDING)?.is_some();
+        let vault = Arc::new(Self {
             dir,
             blobs,
             keystore,
-            clock,
+            floor: Arc::new(TimeFloor::new(floor_saved)),
             inner: Mutex::new(Inner {
                 conn: Some(conn),
                 ident,
@@ -334,8 +346,13 @@ impl Vault {
                 policy,
                 unlocked: None,
                 last_activity_ms: 0,
+                floor_saved,
+                wipe_pending,
             }),
-        }))
+            clock,
+        });
+        vault.trusted_now_ms()?;
+        Ok(vault)
     }
 }
 
@@ -409,6 +426,9 @@ impl Vault {
     pub fn unlock(&self) -> Result<()> {
         let now = self.clock.now_ms();
         let mut inner = self.inner();
+        if inner.conn.is_some() {
+            self.note_wall_clock(&mut inner, now);
+        }
         let Inner {
             conn,
             ident,
@@ -463,13 +483,22 @@ impl Vault {
         Ok(())
     }
 
-    /// Runs `f` on the unlocked vault, refusing when locked, idle-expired or wiped.
+    /// Runs `f` on the unlocked vault, refusing when locked, idle-expired or wiped, or while
+    /// a wipe is pending ([`CoreError::WipePending`]).
     pub fn with_unlocked<T>(&self, f: impl FnOnce(&mut Ctx<'_>) -> Result<T>) -> Result<T> {
+        self.unlocked(false, f)
+    }
+
+    fn unlocked<T>(&self, for_wipe: bool, f: impl FnOnce(&mut Ctx<'_>) -> Result<T>) -> Result<T> {
         let now = self.clock.now_ms();
         let mut inner = self.inner();
         if inner.conn.is_none() {
             return Err(CoreError::Wiped);
         }
+        if inner.wipe_pending && !for_wipe {
+            return Err(CoreError::WipePending);
+        }
+        self.note_wall_clock(&mut inner, now);
         Self::expire_idle(&mut inner, now);
         let Inner {
             conn,
@@ -501,6 +530,7 @@ impl Vault {
         let alias = Self::key_alias(&inner.vault_id);
         self.keystore.destroy_key(alias)?;
         inner.unlocked = None;
+        inner.wipe_pending = false;
         if let Some(conn) = inner.conn.take()
             && let Err((_, e)) = conn.close()
         {

@@ -140,6 +140,9 @@ public func userMessage(_ error: Error) -> String {
     case WardError.KeyUnavailable: return "Unlock was cancelled or the device key is unavailable. Try again."
     case WardError.WrongKey: return "This vault cannot be opened on this device."
     case WardError.Wiped: return "This device was wiped. Enroll it again."
+    case WardError.WipePending: return wipePendingNotice
+    case WardError.RateLimited(let retryAfterSeconds, _):
+        return "The server asked Ward to slow down. Try again in \(max(1, retryAfterSeconds / 60)) min; your work is kept on this phone."
     case WardError.NotFound: return "That record no longer exists."
     case WardError.InvalidInput(let detail): return "Check the input: \(detail)"
     case WardError.NotAllowed(let detail): return "Not allowed: \(detail)"

@@ -9,6 +9,8 @@ public final class LockModel: ObservableObject {
     @Published public private(set) var unlocking = false
     @Published public private(set) var error: String?
     let session: WardSession
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { session.notice }
 
     public init(session: WardSession) { self.session = session }
 
@@ -39,6 +41,8 @@ public final class ClientListModel: ObservableObject {
     @Published public private(set) var rows: [ClientRow] = []
     @Published public private(set) var error: String?
     let clients: ClientRepository
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { clients.session.notice }
 
     public init(clients: ClientRepository) { self.clients = clients }
 
@@ -80,6 +84,8 @@ public final class TimelineModel: ObservableObject {
     @Published public private(set) var error: String?
     let clientId: String
     let clients: ClientRepository
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { clients.session.notice }
     let notes: NoteRepository
     let photos: PhotoRepository
     let consents: ConsentRepository
@@ -141,6 +147,8 @@ public final class NoteEditorModel: ObservableObject {
     @Published public private(set) var error: String?
     let clientId: String
     let notes: NoteRepository
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { notes.session.notice }
 
     public init(clientId: String, notes: NoteRepository) {
         self.clientId = clientId
@@ -235,6 +243,8 @@ public final class CaptureModel: ObservableObject {
     @Published public var seriesLabel = ""
     let clientId: String
     let photos: PhotoRepository
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { photos.session.notice }
     let consents: ConsentRepository
 
     public init(clientId: String, photos: PhotoRepository, consents: ConsentRepository) {
@@ -275,6 +285,8 @@ public final class CompareModel: ObservableObject {
     @Published public private(set) var error: String?
     let clientId: String
     let photos: PhotoRepository
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { photos.session.notice }
 
     public init(clientId: String, photos: PhotoRepository) {
         self.clientId = clientId
@@ -315,6 +327,8 @@ public final class SyncStatusModel: ObservableObject {
     @Published public private(set) var lastResult: String?
     @Published public private(set) var error: String?
     let sync: SyncRepository
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { sync.session.notice }
     private var task: Task<Void, Never>?
 
     public init(sync: SyncRepository) { self.sync = sync }
@@ -326,15 +340,8 @@ public final class SyncStatusModel: ObservableObject {
 
     /// "Connect within …" while the offline lease is in its warning window.
     public var leaseWarning: String? {
-        switch status?.lease {
-        case .warning(let expiresAtMs):
-            let hours = max(0, (expiresAtMs - Int64(Date().timeIntervalSince1970 * 1000)) / 3_600_000)
-            return "Connect within \(hours) hours or this phone's Ward data will be wiped."
-        case .expired:
-            return "Offline too long: this phone's Ward data will be wiped."
-        default:
-            return nil
-        }
+        guard let lease = status?.lease else { return nil }
+        return leaseNotice(lease, nowMs: Int64(Date().timeIntervalSince1970 * 1000))
     }
 
     public func refresh() async {
@@ -382,6 +389,8 @@ public final class SettingsModel: ObservableObject {
     @Published public private(set) var auditOk: Bool?
     @Published public private(set) var error: String?
     let session: WardSession
+    /// The device-wide notice shown above this screen (pending wipe, lease warning, rate limit).
+    public var notice: String? { session.notice }
 
     public init(session: WardSession) { self.session = session }
 

@@ -8,6 +8,37 @@ public enum SessionState: Equatable {
     case locked
     case unlocked
     case wiped
+    /// An admin revoked this phone and the core holds the verified wipe command: show no data;
+    /// the wipe finishes at the next sync or start.
+    case wipePending
+}
+
+/// The device-wide notice every screen shows (not only the sync screen): a pending wipe, the
+/// offline lease about to run out, a rate limit. `nil` when there is nothing to say.
+public func deviceNotice(_ s: SyncStatus, nowMs: Int64) -> String? {
+    if s.wipePending { return wipePendingNotice }
+    return leaseNotice(s.lease, nowMs: nowMs)
+}
+
+/// The lease part of `deviceNotice`.
+public func leaseNotice(_ lease: LeaseState, nowMs: Int64) -> String? {
+    switch lease {
+    case .warning(let expiresAtMs):
+        let hours = max(0, (expiresAtMs - nowMs) / 3_600_000)
+        return "Connect within \(hours) hours or this phone's Ward data will be wiped."
+    case .expired:
+        return "Offline too long: this phone's Ward data will be wiped."
+    default:
+        return nil
+    }
+}
+
+public let wipePendingNotice =
+    "This phone was revoked by your clinic: its Ward data is hidden and will be wiped. Connect to hand over unsynced work."
+
+/// After a 429: when the next sync may run.
+public func rateLimitNotice(_ retryAfterSeconds: UInt64) -> String {
+    "The server asked Ward to slow down: next sync in \(max(1, retryAfterSeconds / 60)) min."
 }
 
 /// Owns the `WardVault`: create, unlock (the key store shows Face ID / Touch ID), lock, idle
@@ -16,6 +47,8 @@ public enum SessionState: Equatable {
 @MainActor
 public final class WardSession: ObservableObject {
     @Published public private(set) var state: SessionState
+    /// The device-wide notice (`deviceNotice`); every screen's model exposes it as `notice`.
+    @Published public private(set) var notice: String?
 
     public let executor: CoreExecutor
     private let vaultURL: URL
@@ -96,6 +129,17 @@ public final class WardSession: ObservableObject {
         state = .wiped
     }
 
+    /// A wipe command is pending: the no-data screen, and the notice says why.
+    public func markWipePending() {
+        notice = wipePendingNotice
+        state = .wipePending
+    }
+
+    /// Sets the device-wide notice.
+    public func publishNotice(_ text: String?) {
+        notice = text
+    }
+
     /// Crypto-shreds the vault: the key store's key first, then the files.
     public func wipe() async throws {
         let v = try requireVault()
@@ -114,6 +158,9 @@ public final class WardSession: ObservableObject {
         } catch WardError.Wiped {
             state = .wiped
             throw WardError.Wiped
+        } catch WardError.WipePending {
+            markWipePending()
+            throw WardError.WipePending
         }
     }
 

@@ -5,12 +5,12 @@
 //! bytes (the request was processed but the answer is lost, so the client retries what the
 //! server already did); delay every chunk; or deliver the request bytes a second time on
 //! another upstream connection (a duplicated request). `set_down(true)` refuses everything
-//! (no signal).
+//! (no signal); `block_path` cuts every request to one endpoint before it reaches the server.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Probabilities (per mille, per connection) of each fault.
@@ -71,6 +71,8 @@ pub struct FaultStats {
     pub duplicates: AtomicU64,
     /// Refused while down.
     pub refused: AtomicU64,
+    /// Requests cut because they named a blocked path.
+    pub blocked: AtomicU64,
     /// Bytes forwarded device → server.
     pub bytes_up: AtomicU64,
     /// Bytes forwarded server → device.
@@ -97,7 +99,10 @@ pub struct FaultProxy {
     down: Arc<AtomicBool>,
     faults_on: Arc<AtomicBool>,
     cut_at: Arc<AtomicU64>,
+    blocked: Blocked,
 }
+
+type Blocked = Arc<Mutex<Option<Vec<u8>>>>;
 
 #[derive(Clone, Copy)]
 enum Fate {
@@ -129,11 +134,13 @@ impl FaultProxy {
         let down = Arc::new(AtomicBool::new(false));
         let faults_on = Arc::new(AtomicBool::new(true));
         let cut_at = Arc::new(AtomicU64::new(u64::MAX));
-        let (s, d, f, cut) = (
+        let blocked: Blocked = Arc::new(Mutex::new(None));
+        let (s, d, f, cut, blk) = (
             stats.clone(),
             down.clone(),
             faults_on.clone(),
             cut_at.clone(),
+            blocked.clone(),
         );
         std::thread::spawn(move || {
             let mut rng = Rng(config.seed.max(1));
@@ -150,8 +157,10 @@ impl FaultProxy {
                 } else {
                     Fate::Pass
                 };
-                let (s, d, cut) = (s.clone(), d.clone(), cut.clone());
-                std::thread::spawn(move || handle(client, upstream_port, fate, &s, &d, &cut));
+                let (s, d, cut, blk) = (s.clone(), d.clone(), cut.clone(), blk.clone());
+                std::thread::spawn(move || {
+                    handle(client, upstream_port, fate, &s, &d, &cut, &blk);
+                });
             }
         });
         FaultProxy {
@@ -160,7 +169,14 @@ impl FaultProxy {
             down,
             faults_on,
             cut_at,
+            blocked,
         }
+    }
+
+    /// Cuts every request whose request line names `path` (e.g. `/wipe/quarantine`) before
+    /// the server sees it, as a network that loses it would; `None` lets everything through.
+    pub fn block_path(&self, path: Option<&str>) {
+        *self.blocked.lock().unwrap() = path.map(|p| p.as_bytes().to_vec());
     }
 
     /// Switches the network off (every connection refused) or on.
@@ -212,6 +228,7 @@ fn handle(
     stats: &Arc<FaultStats>,
     down: &Arc<AtomicBool>,
     cut_at: &Arc<AtomicU64>,
+    blocked: &Blocked,
 ) {
     if let Fate::Reset = fate {
         stats.resets.fetch_add(1, Ordering::Relaxed);
@@ -238,7 +255,8 @@ fn handle(
         stats.duplicates.fetch_add(1, Ordering::Relaxed);
     }
     // Client → upstream.
-    let (up_stats, up_down, up_cut) = (stats.clone(), down.clone(), cut_at.clone());
+    let (up_stats, up_down, up_cut, up_blocked) =
+        (stats.clone(), down.clone(), cut_at.clone(), blocked.clone());
     let up = std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 1024];
         let mut first = true;
@@ -249,6 +267,12 @@ fn handle(
             };
             if let Some(d) = delay {
                 std::thread::sleep(d);
+            }
+            if names_blocked_path(&buf[..n], &up_blocked) {
+                up_stats.blocked.fetch_add(1, Ordering::SeqCst);
+                let _ = u_write.shutdown(Shutdown::Both);
+                let _ = c_read.shutdown(Shutdown::Both);
+                break;
             }
             let total = up_stats.bytes_up.load(Ordering::SeqCst) + n as u64;
             let limit = up_cut.load(Ordering::SeqCst);
@@ -314,4 +338,17 @@ fn handle(
     let _ = client.shutdown(Shutdown::Both);
     let _ = upstream.shutdown(Shutdown::Both);
     let _ = up.join();
+}
+
+/// Whether `chunk` starts a request (its request line) to the blocked path.
+fn names_blocked_path(chunk: &[u8], blocked: &Blocked) -> bool {
+    let Some(path) = blocked.lock().unwrap().clone() else {
+        return false;
+    };
+    let line_end = chunk
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(chunk.len());
+    let line = &chunk[..line_end];
+    line.windows(path.len()).any(|w| w == path.as_slice())
 }

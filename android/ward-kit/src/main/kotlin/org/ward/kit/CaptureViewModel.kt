@@ -37,6 +37,8 @@ class CaptureViewModel(
 ) {
     private val _state = MutableStateFlow<CaptureUiState>(CaptureUiState.Ready)
     val state: StateFlow<CaptureUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = photos.notice
 
     /** Caption, body area and before/after series the user picked before pressing the shutter. */
     var caption: String = ""

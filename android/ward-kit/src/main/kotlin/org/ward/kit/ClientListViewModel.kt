@@ -34,6 +34,8 @@ class ClientListViewModel(
 ) {
     private val _state = MutableStateFlow(ClientListUiState())
     val state: StateFlow<ClientListUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = clients.notice
     private val query = MutableStateFlow("")
 
     init {

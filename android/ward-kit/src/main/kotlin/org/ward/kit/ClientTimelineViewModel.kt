@@ -28,6 +28,8 @@ class ClientTimelineViewModel(
 ) {
     private val _state = MutableStateFlow(TimelineUiState())
     val state: StateFlow<TimelineUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = clients.notice
 
     init {
         refresh()

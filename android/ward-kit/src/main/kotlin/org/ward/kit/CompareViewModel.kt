@@ -29,6 +29,8 @@ class CompareViewModel(
 ) {
     private val _state = MutableStateFlow(CompareUiState())
     val state: StateFlow<CompareUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = photos.notice
 
     fun load(beforeId: String? = null, afterId: String? = null) {
         scope.launch {

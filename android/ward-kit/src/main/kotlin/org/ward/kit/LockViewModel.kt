@@ -18,6 +18,8 @@ data class LockUiState(val unlocking: Boolean = false, val error: String? = null
 class LockViewModel(private val session: WardSession, private val scope: CoroutineScope) {
     private val _state = MutableStateFlow(LockUiState())
     val state: StateFlow<LockUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = session.notice
 
     fun unlock() {
         if (_state.value.unlocking) return

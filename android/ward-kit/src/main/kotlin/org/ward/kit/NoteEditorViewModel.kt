@@ -58,6 +58,8 @@ class NoteEditorViewModel(
 ) {
     private val _state = MutableStateFlow(NoteEditorUiState(busy = noteId != null))
     val state: StateFlow<NoteEditorUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = notes.notice
 
     init {
         if (noteId != null) {

@@ -1,5 +1,6 @@
 package org.ward.kit
 
+import kotlinx.coroutines.flow.StateFlow
 import org.ward.core.ClientInput
 import org.ward.core.ClientView
 import org.ward.core.ConsentScope
@@ -17,6 +18,9 @@ import org.ward.core.SearchHit
  * no Rust object outlives the call that needed it.
  */
 class ClientRepository(private val session: WardSession) {
+    /** The device-wide notice ([WardSession.notice]). */
+    val notice: StateFlow<String?> get() = session.notice
+
     /** All clients by name. */
     suspend fun list(): List<ClientView> = session.call { v -> v.clients().use { it.list() } }
 
@@ -35,6 +39,9 @@ class ClientRepository(private val session: WardSession) {
 
 /** Notes: drafts, signing (locks the note), amendments (dated addenda), versions. */
 class NoteRepository(private val session: WardSession) {
+    /** The device-wide notice ([WardSession.notice]). */
+    val notice: StateFlow<String?> get() = session.notice
+
     suspend fun list(clientId: String): List<NoteSummary> = session.call { v -> v.notes().use { it.list(clientId) } }
 
     suspend fun get(noteId: String): NoteView = session.call { v -> v.notes().use { it.get(noteId) } }
@@ -61,6 +68,9 @@ class NoteRepository(private val session: WardSession) {
  * stores them encrypted. Nothing here writes an image to a file or a media store.
  */
 class PhotoRepository(private val session: WardSession) {
+    /** The device-wide notice ([WardSession.notice]). */
+    val notice: StateFlow<String?> get() = session.notice
+
     suspend fun capture(clientId: String, jpeg: ByteArray, input: PhotoInput, thumbnail: ByteArray? = null): PhotoView =
         session.call { v -> v.photos().use { it.capture(clientId, jpeg, input, thumbnail) } }
 
@@ -74,6 +84,9 @@ class PhotoRepository(private val session: WardSession) {
 
 /** Consents per client. */
 class ConsentRepository(private val session: WardSession) {
+    /** The device-wide notice ([WardSession.notice]). */
+    val notice: StateFlow<String?> get() = session.notice
+
     suspend fun list(clientId: String): List<ConsentView> = session.call { v -> v.consents().use { it.list(clientId) } }
 
     suspend fun record(clientId: String, scopes: List<ConsentScope>, detail: String?): ConsentView =

@@ -34,6 +34,8 @@ class SettingsViewModel(
 ) {
     private val _state = MutableStateFlow(SettingsUiState(platform = platform))
     val state: StateFlow<SettingsUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = session.notice
 
     fun refresh() {
         scope.launch {

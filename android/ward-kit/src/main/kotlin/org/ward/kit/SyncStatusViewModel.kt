@@ -7,7 +7,6 @@ import kotlinx.coroutines.flow.StateFlow
 import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.catch
 import kotlinx.coroutines.launch
-import org.ward.core.LeaseState
 import org.ward.core.SyncStatus
 
 /** The sync screen's figures, already worded. */
@@ -45,11 +44,7 @@ fun syncUiState(s: SyncStatus, nowMs: Long): SyncUiState = SyncUiState(
     unsyncedOther = s.unsyncedOther.toLong(),
     oldestUnsynced = s.oldestUnsyncedMs?.let { ageText(nowMs - it) },
     alarm = s.unsyncedAlarm,
-    leaseWarning = when (val l = s.lease) {
-        is LeaseState.Warning -> "Connect within ${ageText(l.expiresAtMs - nowMs)} or this phone's Ward data will be wiped."
-        is LeaseState.Expired -> "Offline too long: this phone's Ward data will be wiped."
-        else -> null
-    },
+    leaseWarning = leaseNotice(s.lease, nowMs),
     refused = s.refused.toLong(),
 )
 
@@ -61,6 +56,8 @@ class SyncStatusViewModel(
 ) {
     private val _state = MutableStateFlow(SyncUiState())
     val state: StateFlow<SyncUiState> = _state.asStateFlow()
+    /** The device-wide notice shown above this screen (pending wipe, lease warning, rate limit). */
+    val notice: StateFlow<String?> = sync.notice
     private var running: Job? = null
 
     fun refresh() {

@@ -14,6 +14,8 @@ fun userMessage(e: Throwable): String = when (e) {
     is WardException.KeyUnavailable -> "Unlock was cancelled or the device key is unavailable. Try again."
     is WardException.WrongKey -> "This vault cannot be opened on this device."
     is WardException.Wiped -> "This device was wiped. Enroll it again."
+    is WardException.WipePending -> WIPE_PENDING_NOTICE
+    is WardException.RateLimited -> "The server asked Ward to slow down. Try again in ${waitText(e.retryAfterSeconds.toLong())}; your work is kept on this phone."
     is WardException.NotFound -> "That record no longer exists."
     is WardException.InvalidInput -> "Check the input: ${e.detail}"
     is WardException.NotAllowed -> "Not allowed: ${e.detail}"

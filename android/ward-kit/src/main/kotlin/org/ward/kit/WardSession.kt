@@ -23,6 +23,12 @@ sealed class SessionState {
 
     /** The vault was wiped (by the user, a wipe command, or an expired lease): re-enroll. */
     object Wiped : SessionState()
+
+    /**
+     * An admin revoked this phone and the core holds the verified wipe command: show no data
+     * (a "this phone is being wiped" screen); the wipe finishes at the next sync or start.
+     */
+    object WipePending : SessionState()
 }
 
 /**
@@ -48,6 +54,22 @@ class WardSession(
 
     @Volatile
     private var vault: WardVault? = null
+
+    private val _notice = MutableStateFlow<String?>(null)
+
+    /** The device-wide notice every screen shows ([deviceNotice]); every view model exposes it. */
+    val notice: StateFlow<String?> = _notice.asStateFlow()
+
+    /** Sets the device-wide notice (from the sync status, a pending wipe, a rate limit). */
+    fun publishNotice(text: String?) {
+        _notice.value = text
+    }
+
+    /** A wipe command is pending: no data screen, and the notice says why. */
+    fun markWipePending() {
+        _notice.value = WIPE_PENDING_NOTICE
+        _state.value = SessionState.WipePending
+    }
 
     @Volatile
     private var lastInteractionMs: Long = clock()
@@ -126,8 +148,8 @@ class WardSession(
     }
 
     /**
-     * Runs [block] against the vault on the core dispatcher. A `Locked` or `Wiped` error also
-     * moves [state], then is rethrown for the caller to show.
+     * Runs [block] against the vault on the core dispatcher. A `Locked`, `Wiped` or
+     * `WipePending` error also moves [state], then is rethrown for the caller to show.
      */
     suspend fun <T> call(block: (WardVault) -> T): T = withContext(dispatchers.core) {
         val v = requireVault()
@@ -138,6 +160,9 @@ class WardSession(
             throw e
         } catch (e: WardException.Wiped) {
             _state.value = SessionState.Wiped
+            throw e
+        } catch (e: WardException.WipePending) {
+            markWipePending()
             throw e
         }
     }

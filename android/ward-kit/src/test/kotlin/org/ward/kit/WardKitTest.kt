@@ -303,6 +303,7 @@ class WardKitTest {
             unsyncedClients = 0u, unsyncedNotes = 3u, unsyncedPhotos = 2u, unsyncedOther = 0u,
             oldestUnsyncedMs = now - 49 * hour, refused = 0u,
             lease = LeaseState.Warning(now + 30 * hour), unsyncedAlarm = "3 notes not synced for 2 days",
+            wipePending = false,
         )
         val ui = syncUiState(status, now)
         assertEquals("2 days ago", ui.lastContact)
@@ -327,5 +328,60 @@ class WardKitTest {
         assertTrue((s.auditEvents ?: 0) > 0)
         vm.wipe()
         await(session.state) { it == SessionState.Wiped }
+    }
+
+    @Test
+    fun everyScreenShowsTheLeaseWarningAndAPendingWipe() = runBlocking<Unit> {
+        created()
+        val hour = 3_600_000L
+        val clients = ClientRepository(session)
+        val vms = listOf(
+            ClientListViewModel(clients, scope).notice,
+            ClientTimelineViewModel("c", clients, NoteRepository(session), PhotoRepository(session), ConsentRepository(session), scope).notice,
+            NoteEditorViewModel("c", null, NoteRepository(session), scope).notice,
+            CaptureViewModel("c", PhotoRepository(session), ConsentRepository(session), scope).notice,
+            CompareViewModel("c", PhotoRepository(session), scope).notice,
+            SettingsViewModel(session, PlatformSecurity("JVM test key store", false, false), scope).notice,
+            LockViewModel(session, scope).notice,
+            SyncStatusViewModel(SyncRepository(session) { now }, scope) { now }.notice,
+        )
+        val status = SyncStatus(
+            enrolled = true, role = "clinician", deviceStatus = "active", lastContactMs = now - 300 * hour,
+            unsyncedClients = 0u, unsyncedNotes = 0u, unsyncedPhotos = 0u, unsyncedOther = 0u,
+            oldestUnsyncedMs = null, refused = 0u, lease = LeaseState.Warning(now + 36 * hour),
+            unsyncedAlarm = null, wipePending = false,
+        )
+        session.publishNotice(deviceNotice(status, now))
+        for (n in vms) assertEquals("Connect within 36 hours or this phone's Ward data will be wiped.", n.value)
+        assertEquals(WIPE_PENDING_NOTICE, deviceNotice(status.copy(wipePending = true), now))
+
+        // Any data call that meets a pending wipe moves the app to the no-data screen.
+        try {
+            session.call { throw WardException.WipePending() }
+            fail("no error")
+        } catch (e: WardException.WipePending) {
+            assertEquals(WIPE_PENDING_NOTICE, userMessage(e))
+        }
+        assertEquals(SessionState.WipePending, session.state.value)
+        for (n in vms) assertEquals(WIPE_PENDING_NOTICE, n.value)
+    }
+
+    @Test
+    fun aRateLimitIsItsOwnMessageAndHoldsBackTheNextSync() = runBlocking<Unit> {
+        created()
+        val sync = SyncRepository(session) { now }
+        val e = WardException.RateLimited(120u, "slow down")
+        assertEquals("The server asked Ward to slow down. Try again in 2 minutes; your work is kept on this phone.", userMessage(e))
+        sync.rateLimited(e)
+        assertEquals(120_000L, sync.nextSyncDelayMs())
+        assertEquals("The server asked Ward to slow down: next sync in 2 minutes.", session.notice.value)
+        try {
+            sync.syncNow().toList()
+            fail("a sync ran before the retry time")
+        } catch (r: WardException.RateLimited) {
+            assertEquals(120uL, r.retryAfterSeconds)
+        }
+        now += 121_000
+        assertEquals(0L, sync.nextSyncDelayMs())
     }
 }

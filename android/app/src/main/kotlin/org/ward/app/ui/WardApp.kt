@@ -1,9 +1,13 @@
 package org.ward.app.ui
 
+import androidx.compose.foundation.layout.Column
+import androidx.compose.material3.Button
 import androidx.compose.material3.MaterialTheme
+import androidx.compose.material3.Text
 import androidx.compose.runtime.Composable
 import androidx.compose.runtime.LaunchedEffect
 import androidx.compose.runtime.getValue
+import androidx.compose.runtime.rememberCoroutineScope
 import androidx.compose.ui.window.DialogProperties
 import androidx.compose.ui.window.SecureFlagPolicy
 import androidx.fragment.app.FragmentActivity
@@ -15,6 +19,7 @@ import androidx.navigation.compose.NavHost
 import androidx.navigation.compose.composable
 import androidx.navigation.compose.rememberNavController
 import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.launch
 import org.ward.app.WardApplication
 import org.ward.kit.SessionState
 
@@ -35,10 +40,28 @@ fun <T> kitViewModel(key: String, factory: (CoroutineScope) -> T): T =
 fun WardApp(app: WardApplication, activity: FragmentActivity) {
     MaterialTheme {
         val state by app.session.state.collectAsStateWithLifecycle()
-        when (state) {
-            SessionState.NoVault, SessionState.Wiped -> EnrollScreen(app, activity)
-            SessionState.Locked -> LockScreen(app)
-            SessionState.Unlocked -> MainNavigation(app, activity)
+        val notice by app.session.notice.collectAsStateWithLifecycle()
+        Column {
+            // The device-wide notice (pending wipe, lease warning, rate limit) on every screen.
+            notice?.let { Text(it, color = MaterialTheme.colorScheme.error) }
+            when (state) {
+                SessionState.NoVault, SessionState.Wiped -> EnrollScreen(app, activity)
+                SessionState.Locked -> LockScreen(app)
+                SessionState.Unlocked -> MainNavigation(app, activity)
+                SessionState.WipePending -> WipePendingScreen(app)
+            }
+        }
+    }
+}
+
+/** A revoked phone with its wipe pending shows no data: only a way to finish the wipe. */
+@Composable
+private fun WipePendingScreen(app: WardApplication) {
+    val scope = rememberCoroutineScope()
+    Column {
+        Text("This phone was revoked by your clinic. Connect to the internet to finish.")
+        Button(onClick = { scope.launch { runCatching { app.sync.enforceLease() } } }) {
+            Text("Try again")
         }
     }
 }
