@@ -517,30 +517,35 @@ async fn malformed_requests_get_json_4xx() {
     let cases: Vec<(Request<Body>, StatusCode)> = vec![
         (
             Request::post(app.t("/enroll/start"))
+                .header("content-type", "application/json")
                 .body(Body::from("{not json"))
                 .unwrap(),
             StatusCode::BAD_REQUEST,
         ),
         (
             Request::post(app.t("/enroll/start"))
+                .header("content-type", "application/json")
                 .body(Body::from("{\"invite_code\": 5}"))
                 .unwrap(),
             StatusCode::BAD_REQUEST,
         ),
         (
             Request::post(app.t("/login/start"))
+                .header("content-type", "application/json")
                 .body(Body::from("{\"user_id\": \"nope\"}"))
                 .unwrap(),
             StatusCode::BAD_REQUEST,
         ),
         (
             Request::post("/v1/tenants/not-a-uuid/enroll/start")
+                .header("content-type", "application/json")
                 .body(Body::from("{}"))
                 .unwrap(),
             StatusCode::NOT_FOUND,
         ),
         (
             Request::post(app.t("/enroll/finish"))
+                .header("content-type", "application/json")
                 .body(Body::from(vec![b'a'; 6 * 1024 * 1024]))
                 .unwrap(),
             StatusCode::PAYLOAD_TOO_LARGE,

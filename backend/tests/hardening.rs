@@ -558,3 +558,133 @@ async fn a_rescue_is_checked_like_a_push() {
     assert!(teams.contains(&(z.object, other_user)));
     assert!(!teams.contains(&(x.object, other_user)));
 }
+
+/// Found by an independent client written from the docs: a cursor past i64::MAX (valid for
+/// the declared uint64) wrapped to the whole feed; `limit=0`, repeated and unknown parameters
+/// were accepted; unknown fields in push items were accepted; bodies without a JSON content
+/// type were accepted.
+#[tokio::test]
+async fn the_wire_refuses_what_the_docs_do_not_allow() {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::new().await;
+    let admin = app.admin().await;
+    let pull = app.t("/objects/pull");
+    for q in [
+        "?after=9223372036854775808",
+        "?after=18446744073709551615",
+        "?limit=0",
+        "?after=1&after=2",
+        "?limit=5&limit=5",
+        "?colour=red",
+        "?exclude_own=2",
+    ] {
+        let r = app.call(&admin, "GET", &format!("{pull}{q}"), None).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {:?}", r.body);
+        assert_eq!(r.body["error"]["code"], "bad_query", "{q}");
+    }
+    let r = app
+        .call(
+            &admin,
+            "GET",
+            &format!("{pull}?after=9223372036854775807"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["objects"], serde_json::json!([]));
+
+    let extra = serde_json::json!({"objects": [{
+        "object_id": ward_proto::ObjectId::random(), "version_id": ward_proto::VersionId::random(),
+        "kind": 1, "envelope": "AA", "colour": "red"}]});
+    let r = app
+        .call(&admin, "POST", &app.t("/objects/push"), Some(extra))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "invalid_json");
+
+    for content_type in [
+        Some("text/plain"),
+        None,
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let mut b = Request::post(app.t("/login/start"));
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        let body = serde_json::json!({ "user_id": admin.user_id }).to_string();
+        let r = app.raw(b.body(Body::from(body)).unwrap()).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type:?}"
+        );
+        assert_eq!(r.body["error"]["code"], "unsupported_media_type");
+    }
+    let r = app
+        .raw(
+            Request::post(app.t("/login/start"))
+                .header("content-type", "application/json; charset=utf-8")
+                .body(Body::from(
+                    serde_json::json!({ "user_id": admin.user_id }).to_string(),
+                ))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+}
+
+/// A 1 MB inline envelope gets the same answer on both adapters: rejected by the one limit
+/// above the ports (the embedded store used to accept it, DynamoDB would not).
+async fn a_big_inline_envelope_is_refused_alike(app: TestApp) {
+    use common::{envelope, item, release_keys};
+    use ward_proto::{Kind, ObjectId};
+    let admin = app.admin().await;
+    let clin = app.staff(&admin, "clinician", "C", true).await;
+    let keys = release_keys(&app, &clin).await;
+    let (x, x_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Client,
+        b"x",
+    );
+    let (n, n_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Note,
+        &vec![b'a'; 1 << 20],
+    );
+    let (ok, ok_env) = envelope(
+        &app.tenant,
+        &keys[0],
+        ObjectId::random(),
+        Kind::Note,
+        &vec![b'a'; 300 * 1024],
+    );
+    let r = push(
+        &app,
+        &clin,
+        vec![
+            item(&x, None, &x_env),
+            item(&n, Some(x.object), &n_env),
+            item(&ok, Some(x.object), &ok_env),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body[1]["status"], "rejected", "{:?}", r.body[1]);
+    assert!(r.body[1]["reason"].as_str().unwrap().contains("358400"));
+    assert_eq!(r.body[2]["status"], "created", "{:?}", r.body[2]);
+}
+
+#[tokio::test]
+async fn a_big_inline_envelope_is_refused_on_the_embedded_store() {
+    a_big_inline_envelope_is_refused_alike(TestApp::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_inline_envelope_is_refused_on_dynamodb() {
+    a_big_inline_envelope_is_refused_alike(TestApp::on_moto().await).await;
+}

@@ -111,6 +111,7 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
             .method(method.as_str())
             .uri(&path)
             .header("authorization", format!("Bearer {}", admin.token))
+            .header("content-type", "application/json")
             .body(Body::from("{}"))
             .unwrap();
         expect("missing signature", app.raw(bare).await, &unauth);

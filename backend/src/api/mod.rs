@@ -203,12 +203,45 @@ pub fn router(state: AppState) -> Router {
         }
     }
     api.layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(json_bodies_only))
         // Embedded mode's stand-in for S3 takes whole upload parts.
         .merge(blobs.layer(DefaultBodyLimit::max(photos::PART_SIZE as usize + 1024)))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn(run_to_completion))
+}
+
+/// Every API body is JSON: a request that sends one (`POST`/`PUT` with a non-empty body) must
+/// say `Content-Type: application/json` (parameters such as `charset` allowed), or it is
+/// refused with `415 unsupported_media_type` before any handler runs. Presigned blob uploads
+/// are routed apart and not affected.
+async fn json_bodies_only(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    let headers = req.headers();
+    let empty = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "0")
+        || (headers.get(CONTENT_LENGTH).is_none()
+            && headers.get(axum::http::header::TRANSFER_ENCODING).is_none()
+            && axum::body::HttpBody::size_hint(req.body()).exact() == Some(0));
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+    if empty || json {
+        return next.run(req).await;
+    }
+    axum::response::IntoResponse::into_response(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode::UnsupportedMediaType,
+        "request bodies must be JSON (Content-Type: application/json)",
+    ))
 }
 
 /// Runs each request's handler to completion even if the client goes away mid-request.

@@ -22,20 +22,18 @@ pub async fn push(
     Ok(Json(rules::push(state.env(), &ctx.caller, &req).await?))
 }
 
-/// The first `name=` of the query as a non-negative integer.
-fn query_param(q: &Option<String>, name: &str) -> ApiResult<Option<u64>> {
-    let Some(q) = q else { return Ok(None) };
-    for pair in q.split('&') {
-        if let Some(v) = pair.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
-            return v.parse().map(Some).map_err(|_| {
+/// `name` as a non-negative integer.
+fn int_param(p: &std::collections::HashMap<String, String>, name: &str) -> ApiResult<Option<u64>> {
+    p.get(name)
+        .map(|v| {
+            v.parse().map_err(|_| {
                 ApiError::bad_request(
                     ErrorCode::BadQuery,
                     format!("{name} must be a non-negative integer"),
                 )
-            });
-        }
-    }
-    Ok(None)
+            })
+        })
+        .transpose()
 }
 
 /// `GET /v1/tenants/{tenant}/objects/pull?after=N&limit=M&exclude_own=1`
@@ -44,10 +42,22 @@ pub async fn pull(
     RawQuery(query): RawQuery,
     ActiveDevice(Ctx { caller, .. }): ActiveDevice,
 ) -> ApiResult<Json<PullPage>> {
+    // Each parameter at most once, only known ones (400 `bad_query` otherwise).
+    let p = super::reports::query_params(&query, &["after", "limit", "exclude_own"])?;
+    let exclude_own = match int_param(&p, "exclude_own")? {
+        None | Some(0) => false,
+        Some(1) => true,
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                ErrorCode::BadQuery,
+                "exclude_own must be 0 or 1",
+            ));
+        }
+    };
     let q = PullQuery {
-        after: query_param(&query, "after")?.unwrap_or(0),
-        limit: query_param(&query, "limit")?,
-        exclude_own: query_param(&query, "exclude_own")?.unwrap_or(0) == 1,
+        after: int_param(&p, "after")?.unwrap_or(0),
+        limit: int_param(&p, "limit")?,
+        exclude_own,
     };
     Ok(Json(rules::pull(state.env(), &caller, q).await?))
 }

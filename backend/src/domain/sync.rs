@@ -22,8 +22,8 @@ use crate::error::StoreError;
 use crate::model::{Role, StoredObject};
 use crate::store::PutOutcome;
 pub use ward_proto::api::{
-    MAX_PULL_BYTES, MAX_PULL_LIMIT, MAX_PULL_SCAN, MAX_PUSH_OBJECTS, PullPage, PulledObject,
-    PushItem, PushRequest, PushResult, PushStatus,
+    MAX_INLINE_ENVELOPE_BYTES, MAX_PULL_BYTES, MAX_PULL_LIMIT, MAX_PULL_SCAN, MAX_PUSH_OBJECTS,
+    PullPage, PulledObject, PushItem, PushRequest, PushResult, PushStatus,
 };
 
 /// Default page size of a pull without `limit`.
@@ -130,6 +130,15 @@ pub(super) fn validate(
     let envelope = URL_SAFE_NO_PAD
         .decode(item.envelope.trim_end_matches('='))
         .map_err(|_| rejected(item, "envelope is not base64url"))?;
+    // One limit for every adapter (DynamoDB's item cap sets it), checked above the ports.
+    if envelope.len() > MAX_INLINE_ENVELOPE_BYTES {
+        return Err(rejected(
+            item,
+            format!(
+                "envelope over {MAX_INLINE_ENVELOPE_BYTES} bytes (larger content is uploaded as a photo blob)"
+            ),
+        ));
+    }
     let expected = ObjectRef {
         tenant,
         object: item.object_id,
@@ -412,6 +421,20 @@ pub struct PullQuery {
 pub async fn pull(env: Env<'_>, caller: &Caller, q: PullQuery) -> DomainResult<PullPage> {
     let tenant = caller.tenant;
     let after = q.after;
+    // Feed positions are 1..=i64::MAX on both adapters: a bigger cursor names no position
+    // (it used to wrap and answer the whole feed from the start).
+    if i64::try_from(after).is_err() {
+        return Err(DomainError::invalid(
+            ErrorCode::BadQuery,
+            format!("after must be at most {}", i64::MAX),
+        ));
+    }
+    if q.limit == Some(0) {
+        return Err(DomainError::invalid(
+            ErrorCode::BadQuery,
+            format!("limit must be 1..={MAX_PULL_LIMIT} (larger values are clamped)"),
+        ));
+    }
     let limit = q
         .limit
         .unwrap_or(DEFAULT_PULL_LIMIT)

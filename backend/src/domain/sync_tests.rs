@@ -140,20 +140,57 @@ async fn a_version_larger_than_the_byte_cap_still_comes_alone() {
 }
 
 #[tokio::test]
-async fn a_pull_limit_is_clamped_and_exclude_own_skips_the_callers_versions() {
+async fn a_pull_limit_is_checked_and_clamped_and_exclude_own_skips_the_callers_versions() {
     let f = Fixture::new().await;
     f.notes(3, 10).await;
+    for bad in [
+        PullQuery {
+            limit: Some(0),
+            ..PullQuery::default()
+        },
+        PullQuery {
+            after: 1 << 63,
+            ..PullQuery::default()
+        },
+    ] {
+        let e = pull(f.env(), &f.caller, bad).await.unwrap_err();
+        assert!(
+            matches!(
+                e,
+                DomainError::Invalid {
+                    code: ErrorCode::BadQuery,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+    }
     let page = pull(
         f.env(),
         &f.caller,
         PullQuery {
-            limit: Some(0),
+            limit: Some(1),
             ..PullQuery::default()
         },
     )
     .await
     .unwrap();
-    assert_eq!(page.objects.len(), 1, "limit 0 is clamped to 1");
+    assert_eq!(page.objects.len(), 1);
+    let page = pull(
+        f.env(),
+        &f.caller,
+        PullQuery {
+            limit: Some(u64::MAX),
+            ..PullQuery::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        page.objects.len(),
+        3,
+        "a big limit is clamped to the maximum"
+    );
     let mut own = f.caller.clone();
     own.device.device_id = DeviceId::random();
     let all = pull(f.env(), &own, PullQuery::default()).await.unwrap();

@@ -73,6 +73,27 @@ impl TestApp {
         }
     }
 
+    /// The same app over the AWS adapter on the shared moto server.
+    pub async fn on_moto() -> Self {
+        let moto = tokio::task::spawn_blocking(ward_testkit::shared)
+            .await
+            .unwrap()
+            .unwrap_or_else(|e| panic!("moto server could not start: {e:#}"));
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let aws = ward_backend::store::aws::Aws::connect(ward_backend::store::aws::AwsSettings {
+            table: format!("ward-test-{id}"),
+            bucket: format!("ward-test-{id}"),
+            endpoint: Some(moto.endpoint.clone()),
+            region: None,
+        })
+        .await
+        .unwrap();
+        aws.create_table_and_bucket().await.unwrap();
+        let blobs = ward_backend::store::aws::S3Blobs::new(aws.clone());
+        let stores = ward_backend::store::aws::stores(aws, blobs);
+        Self::with_stores(stores, None, tempfile::tempdir().unwrap()).await
+    }
+
     pub fn advance(&self, ms: i64) {
         self.clock.fetch_add(ms, Ordering::SeqCst);
     }

@@ -16,6 +16,10 @@ pub const TENANT_PREFIX: &str = "/v1/tenants";
 pub const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// Most objects in one push.
 pub const MAX_PUSH_OBJECTS: usize = 2000;
+/// The largest envelope pushed inline (notes, client records, consents, photo metadata): one
+/// limit on every adapter, set by DynamoDB's 400 KB item cap with room for the item's other
+/// attributes. Larger content (photos) is uploaded as a blob.
+pub const MAX_INLINE_ENVELOPE_BYTES: usize = 350 * 1024;
 /// Most objects in one pull page.
 pub const MAX_PULL_LIMIT: u32 = 1000;
 /// A pull page stops adding envelopes past this many (base64) bytes, so a response stays
@@ -200,6 +204,7 @@ pub fn decode_release_payload(
 /// One pushed version.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PushItem {
     /// Object.
     pub object_id: ObjectId,
@@ -220,6 +225,7 @@ pub struct PushItem {
 /// A push.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(deny_unknown_fields)]
 pub struct PushRequest {
     /// Versions to store.
     pub objects: Vec<PushItem>,

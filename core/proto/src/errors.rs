@@ -62,6 +62,8 @@ codes! {
     BadUrl = "bad_url",
     /// The body is larger than the route accepts (sent as 413).
     BodyTooLarge = "body_too_large",
+    /// A body was sent without `Content-Type: application/json` (sent as 415).
+    UnsupportedMediaType = "unsupported_media_type",
     /// A size field is out of range.
     BadSize = "bad_size",
     /// A public key is malformed.

@@ -13,7 +13,8 @@ use ward_proto::audit::{AuditUpload, AuditUploadResult};
 use super::auth::{ActiveDevice, Admin, Ctx};
 use super::{AppState, path_id};
 use crate::error::ApiResult;
-use query::{AUDIT_PARAMS, Format, audit_query, format_param, query_params};
+pub(super) use query::query_params;
+use query::{AUDIT_PARAMS, Format, audit_query, format_param};
 
 pub use crate::domain::reports::*;
 pub use csv::{AUDIT_CSV_HEADER, BREACH_CSV_HEADER, csv_field, iso8601};

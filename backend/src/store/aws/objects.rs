@@ -27,8 +27,9 @@ use crate::model::{StoredObject, UploadState};
 use crate::store::{ObjectStore, PutOutcome, StoreResult};
 
 /// The largest envelope stored inline in a feed item: DynamoDB items are limited to 400 KB
-/// (names, metadata and the envelope together). Larger content goes to S3 as a blob.
-pub const MAX_INLINE_ENVELOPE: usize = 350 * 1024;
+/// (names, metadata and the envelope together). Larger content goes to S3 as a blob. The
+/// domain refuses bigger pushes on every adapter; this is the adapter's own guard.
+pub const MAX_INLINE_ENVELOPE: usize = ward_proto::api::MAX_INLINE_ENVELOPE_BYTES;
 
 const SEQ: &str = "seq";
 const SHA: &str = "sha";
