@@ -688,3 +688,77 @@ async fn a_big_inline_envelope_is_refused_on_the_embedded_store() {
 async fn a_big_inline_envelope_is_refused_on_dynamodb() {
     a_big_inline_envelope_is_refused_alike(TestApp::on_moto().await).await;
 }
+
+/// A key vault that revokes a device (through the device store) the moment a key is
+/// unwrapped: a revocation landing while a key release reads the keys.
+struct RevokingVault {
+    inner: Arc<dyn KeyVault>,
+    target: std::sync::OnceLock<(Stores, TenantId, ward_proto::DeviceId)>,
+}
+
+#[async_trait]
+impl KeyVault for RevokingVault {
+    async fn create_tenant_kek(&self, tenant: TenantId) -> StoreResult<String> {
+        self.inner.create_tenant_kek(tenant).await
+    }
+    async fn generate_tenant_key(
+        &self,
+        tenant: TenantId,
+        key_ref: &str,
+    ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)> {
+        self.inner.generate_tenant_key(tenant, key_ref).await
+    }
+    async fn unwrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        key_ref: &str,
+        wrapped: &[u8],
+    ) -> StoreResult<Zeroizing<Vec<u8>>> {
+        if let Some((stores, t, d)) = self.target.get() {
+            use ward_backend::model::DeviceStatus;
+            stores
+                .devices
+                .set_device_status(*t, *d, &[DeviceStatus::Active], DeviceStatus::Revoked)
+                .await?;
+        }
+        self.inner.unwrap_tenant_key(tenant, key_ref, wrapped).await
+    }
+    async fn wrap_tenant_key(
+        &self,
+        tenant: TenantId,
+        key_ref: &str,
+        plaintext: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        self.inner.wrap_tenant_key(tenant, key_ref, plaintext).await
+    }
+}
+
+/// A key release racing a revocation releases nothing: the device is checked again after the
+/// keys were read.
+#[tokio::test]
+async fn a_key_release_racing_a_revocation_releases_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut stores, blobs) = Stores::embedded(dir.path(), common::ORIGIN).unwrap();
+    let vault = Arc::new(RevokingVault {
+        inner: stores.keys.clone(),
+        target: std::sync::OnceLock::new(),
+    });
+    stores.keys = vault.clone();
+    let app = TestApp::with_stores(stores.clone(), Some(blobs), dir).await;
+    let admin = app.admin().await;
+    let clin = app.staff(&admin, "clinician", "C", true).await;
+    let _ = vault
+        .target
+        .set((stores, app.tenant.parse().unwrap(), clin.device_id));
+    let req = ward_proto::sealed::SealRequestKey::generate().unwrap();
+    let r = app
+        .call(
+            &clin,
+            "POST",
+            &app.t("/keys/release"),
+            Some(serde_json::json!({"ephemeral_public": common::b64(&req.public_key())})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
+    assert!(r.body.get("sealed").is_none());
+}

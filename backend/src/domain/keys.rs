@@ -84,6 +84,19 @@ pub async fn release(
             .await?;
         keys.push((w.epoch, key));
     }
+    // A revocation may have landed while the keys were read (its rotation's new key is then
+    // in `wrapped`): check the device again, after the read, before anything leaves.
+    let still_active = env
+        .stores
+        .devices
+        .get_device(tenant, caller.device.device_id)
+        .await?
+        .is_some_and(|d| d.status == crate::model::DeviceStatus::Active);
+    if !still_active {
+        return Err(DomainError::forbidden(
+            "this device is no longer active; no keys are released",
+        ));
+    }
     let epochs: Vec<u32> = keys.iter().map(|(e, _)| *e).collect();
     let payload = encode_release_payload(keys.iter().map(|(e, k)| (*e, k.as_slice())));
     let sealed = seal_to(&public, &release_context(tenant), &payload)

@@ -61,13 +61,16 @@ impl LocalBlobs {
         std::fs::create_dir_all(dir.join("uploads")).map_err(io)?;
         let key_path = dir.join("url-signing.key");
         let secret = match std::fs::read(&key_path) {
-            Ok(k) if k.len() == 32 => k,
+            Ok(k) if k.len() == 32 => {
+                super::secret_file::tighten(&key_path)?;
+                k
+            }
             _ => {
                 let mut k = vec![0u8; 32];
                 SystemRandom::new()
                     .fill(&mut k)
                     .map_err(|_| StoreError::Backend("rng".into()))?;
-                std::fs::write(&key_path, &k).map_err(io)?;
+                super::secret_file::write(&key_path, &k)?;
                 k
             }
         };

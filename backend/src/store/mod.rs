@@ -12,6 +12,7 @@ pub mod aws;
 pub mod embedded;
 pub mod local_blobs;
 mod open;
+pub(crate) mod secret_file;
 
 pub use open::{OpenedStores, open};
 

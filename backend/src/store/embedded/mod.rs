@@ -51,22 +51,14 @@ impl std::fmt::Debug for Embedded {
 
 fn load_or_create_master(path: &Path) -> StoreResult<SymmetricKey> {
     match std::fs::read(path) {
-        Ok(bytes) => SymmetricKey::from_slice(&Zeroizing::new(bytes))
-            .ok_or_else(|| StoreError::Backend("master key file is damaged".into())),
+        Ok(bytes) => {
+            crate::store::secret_file::tighten(path)?;
+            SymmetricKey::from_slice(&Zeroizing::new(bytes))
+                .ok_or_else(|| StoreError::Backend("master key file is damaged".into()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            use std::io::Write;
             let key = SymmetricKey::generate().map_err(|e| StoreError::Backend(e.to_string()))?;
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-            let mut f = opts
-                .open(path)
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            f.write_all(key.expose_secret())
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            f.sync_all()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            crate::store::secret_file::write(path, key.expose_secret())?;
             Ok(key)
         }
         Err(e) => Err(StoreError::Backend(e.to_string())),
