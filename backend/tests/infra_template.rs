@@ -489,3 +489,21 @@ fn kms_conditions_name_the_adapters_tenant_tag_and_context() {
         );
     }
 }
+
+/// The unauthenticated ceremony routes have a gateway throttle of their own.
+#[test]
+fn ceremony_routes_have_their_own_gateway_throttle() {
+    for route in [
+        "POST /v1/tenants/{tenant}/enroll/start",
+        "POST /v1/tenants/{tenant}/enroll/finish",
+        "POST /v1/tenants/{tenant}/login/start",
+        "POST /v1/tenants/{tenant}/login/finish",
+    ] {
+        let line = TEMPLATE
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("\"{route}\":")))
+            .unwrap_or_else(|| panic!("no RouteSettings entry for {route}"));
+        assert!(line.contains("ceremony_throttle"), "{line}");
+    }
+    assert!(TEMPLATE.contains("ThrottlingRateLimit: !Ref CeremonyThrottleRate"));
+}

@@ -129,6 +129,17 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
         };
         let _ = app.raw(build()).await;
         expect("replayed signature", app.raw(build()).await, &unauth);
+        // The wipe endpoints: every identity without a pending wipe is refused alike.
+        if wipe_path {
+            for (who, caller) in [
+                ("admin", &admin),
+                ("clinician", &clinician),
+                ("pending device", &pending),
+            ] {
+                let r = app.call(caller, &method, &path, body.clone()).await;
+                expect(who, r, &[StatusCode::CONFLICT]);
+            }
+        }
         // Wrong role / unapproved device.
         match d.access {
             Access::Admin | Access::AdminStepUp => {

@@ -200,6 +200,12 @@ impl SignedReceipt {
         verify(device_key, RECEIPT_DOMAIN, &self.receipt, &self.signature)?;
         let r: WipeReceipt =
             serde_json::from_str(&self.receipt).map_err(|e| WipeError::Malformed(e.to_string()))?;
+        if r.version != 1 {
+            return Err(WipeError::Malformed(format!(
+                "receipt version {}",
+                r.version
+            )));
+        }
         if r.tenant != tenant || r.device != device {
             return Err(WipeError::WrongDevice);
         }
@@ -289,5 +295,11 @@ mod tests {
             signature: cmd.signature,
         };
         assert!(swapped.verify(&signer.public_key(), t, d).is_err());
+        // A receipt of another (future) version is not taken for this one.
+        let v2 = SignedReceipt::sign(&key, &WipeReceipt { version: 2, ..r }).unwrap();
+        assert!(matches!(
+            v2.verify(&key.public_key(), t, d),
+            Err(WipeError::Malformed(_))
+        ));
     }
 }
