@@ -39,6 +39,21 @@ pub struct WipeKey {
     pub wrapped_seed: Vec<u8>,
     /// Public key, unpadded base64url.
     pub public_key: String,
+    /// Wrapped under the purpose-bound context (`KeyPurpose::WipeSeed`); `false` for seeds
+    /// wrapped before purposes existed (tenant-only context).
+    #[serde(default)]
+    pub purpose_bound: bool,
+}
+
+impl WipeKey {
+    /// The context the seed was wrapped under.
+    pub fn purpose(&self) -> crate::store::KeyPurpose {
+        if self.purpose_bound {
+            crate::store::KeyPurpose::WipeSeed
+        } else {
+            crate::store::KeyPurpose::Legacy
+        }
+    }
 }
 
 /// A device's remote wipe: the queued command and, once the device reports, its receipt.
@@ -80,6 +95,21 @@ pub struct WrappedTenantKey {
     pub wrapped: Vec<u8>,
     /// When created.
     pub created_at_ms: i64,
+    /// Wrapped under the purpose-bound context (`KeyPurpose::TenantKey` with this epoch);
+    /// `false` for keys wrapped before purposes existed (tenant-only context).
+    #[serde(default)]
+    pub purpose_bound: bool,
+}
+
+impl WrappedTenantKey {
+    /// The context the key was wrapped under.
+    pub fn purpose(&self) -> crate::store::KeyPurpose {
+        if self.purpose_bound {
+            crate::store::KeyPurpose::TenantKey { epoch: self.epoch }
+        } else {
+            crate::store::KeyPurpose::Legacy
+        }
+    }
 }
 
 /// A staff member.

@@ -11,7 +11,7 @@ use ward_proto::TenantId;
 use crate::domain::identity::token_hash;
 use crate::error::StoreError;
 use crate::model::{AuditRecord, Invite, Role, Tenant, WipeKey, WrappedTenantKey};
-use crate::store::{StoreResult, Stores};
+use crate::store::{KeyPurpose, StoreResult, Stores};
 use ward_proto::wipe::WipeSigner;
 
 /// A random, URL-safe secret (invite codes, session tokens, ceremony ids).
@@ -39,7 +39,10 @@ pub async fn create_tenant(stores: &Stores, name: &str, now_ms: i64) -> StoreRes
         policy: Default::default(),
     };
     stores.tenants.create_tenant(&tenant).await?;
-    let (_plain, wrapped) = stores.keys.generate_tenant_key(id, &key_ref).await?;
+    let (_plain, wrapped) = stores
+        .keys
+        .generate_tenant_key(id, &key_ref, KeyPurpose::TenantKey { epoch: 1 })
+        .await?;
     stores
         .tenants
         .put_tenant_key(
@@ -48,6 +51,7 @@ pub async fn create_tenant(stores: &Stores, name: &str, now_ms: i64) -> StoreRes
                 epoch: 1,
                 wrapped,
                 created_at_ms: now_ms,
+                purpose_bound: true,
             },
         )
         .await?;
@@ -71,11 +75,15 @@ pub async fn create_tenant(stores: &Stores, name: &str, now_ms: i64) -> StoreRes
 /// under the tenant's KEK, like a tenant key) and its Ed25519 public half.
 async fn new_wipe_key(stores: &Stores, tenant: TenantId, key_ref: &str) -> StoreResult<WipeKey> {
     use base64::Engine;
-    let (seed, wrapped_seed) = stores.keys.generate_tenant_key(tenant, key_ref).await?;
+    let (seed, wrapped_seed) = stores
+        .keys
+        .generate_tenant_key(tenant, key_ref, KeyPurpose::WipeSeed)
+        .await?;
     let signer = WipeSigner::from_seed(&seed).map_err(|e| StoreError::Backend(e.to_string()))?;
     Ok(WipeKey {
         wrapped_seed,
         public_key: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signer.public_key()),
+        purpose_bound: true,
     })
 }
 

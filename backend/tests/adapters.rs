@@ -37,7 +37,7 @@ use ward_backend::model::{
 };
 use ward_backend::store::aws::{Aws, AwsSettings, S3Blobs};
 use ward_backend::store::local_blobs::LocalBlobs;
-use ward_backend::store::{BlobKey, PutOutcome, Stores};
+use ward_backend::store::{BlobKey, KeyPurpose, PutOutcome, Stores};
 use ward_backend::tenants;
 use ward_proto::{DeviceId, Envelope, Kind, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
 
@@ -448,7 +448,7 @@ async fn tenants_and_keys(h: Harness) {
     let plain = h
         .stores
         .keys
-        .unwrap_tenant_key(t.id, &t.key_ref, &keys[0].wrapped)
+        .unwrap_tenant_key(t.id, &t.key_ref, keys[0].purpose(), &keys[0].wrapped)
         .await
         .unwrap();
     assert_eq!(plain.len(), 32);
@@ -459,7 +459,7 @@ async fn tenants_and_keys(h: Harness) {
     let (plain2, wrapped2) = h
         .stores
         .keys
-        .generate_tenant_key(t.id, &t.key_ref)
+        .generate_tenant_key(t.id, &t.key_ref, KeyPurpose::TenantKey { epoch: 2 })
         .await
         .unwrap();
     assert_ne!(&plain2[..], &plain[..]);
@@ -467,6 +467,7 @@ async fn tenants_and_keys(h: Harness) {
         epoch: 2,
         wrapped: wrapped2,
         created_at_ms: now_ms(),
+        purpose_bound: true,
     };
     h.stores.tenants.put_tenant_key(t.id, &k2).await.unwrap();
     let keys = h.stores.tenants.tenant_keys(t.id).await.unwrap();
@@ -517,7 +518,7 @@ async fn kms_context_binding(h: Harness) {
     let (plain, wrapped) = h
         .stores
         .keys
-        .generate_tenant_key(a.id, &a.key_ref)
+        .generate_tenant_key(a.id, &a.key_ref, KeyPurpose::TenantKey { epoch: 1 })
         .await
         .unwrap();
     assert_eq!(plain.len(), 32);
@@ -525,7 +526,12 @@ async fn kms_context_binding(h: Harness) {
     let back = h
         .stores
         .keys
-        .unwrap_tenant_key(a.id, &a.key_ref, &wrapped)
+        .unwrap_tenant_key(
+            a.id,
+            &a.key_ref,
+            KeyPurpose::TenantKey { epoch: 1 },
+            &wrapped,
+        )
         .await
         .unwrap();
     assert_eq!(&back[..], &plain[..]);
@@ -533,14 +539,24 @@ async fn kms_context_binding(h: Harness) {
     assert!(
         h.stores
             .keys
-            .unwrap_tenant_key(b.id, &a.key_ref, &wrapped)
+            .unwrap_tenant_key(
+                b.id,
+                &a.key_ref,
+                KeyPurpose::TenantKey { epoch: 1 },
+                &wrapped
+            )
             .await
             .is_err()
     );
     assert!(
         h.stores
             .keys
-            .unwrap_tenant_key(b.id, &b.key_ref, &wrapped)
+            .unwrap_tenant_key(
+                b.id,
+                &b.key_ref,
+                KeyPurpose::TenantKey { epoch: 1 },
+                &wrapped
+            )
             .await
             .is_err()
     );
@@ -550,10 +566,31 @@ async fn kms_context_binding(h: Harness) {
     assert!(
         h.stores
             .keys
-            .unwrap_tenant_key(a.id, &a.key_ref, &tampered)
+            .unwrap_tenant_key(
+                a.id,
+                &a.key_ref,
+                KeyPurpose::TenantKey { epoch: 1 },
+                &tampered
+            )
             .await
             .is_err()
     );
+    // The purpose is bound in: the epoch-1 tenant key does not unwrap as another epoch's, as
+    // a wipe seed, or under the context of keys wrapped before purposes existed.
+    for other in [
+        KeyPurpose::TenantKey { epoch: 2 },
+        KeyPurpose::WipeSeed,
+        KeyPurpose::Legacy,
+    ] {
+        assert!(
+            h.stores
+                .keys
+                .unwrap_tenant_key(a.id, &a.key_ref, other, &wrapped)
+                .await
+                .is_err(),
+            "{other:?}"
+        );
+    }
 }
 
 async fn invites_and_ceremonies_are_consumed_once(h: Harness) {

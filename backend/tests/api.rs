@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{TestApp, b64, envelope, item, release_keys, unb64};
 use serde_json::{Value, json};
+use ward_backend::store::KeyPurpose;
 use ward_proto::envelope::Envelope;
 use ward_proto::sealed::SealRequestKey;
 use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, VersionId};
@@ -994,23 +995,37 @@ async fn deleting_a_tenants_kek_shreds_its_keys() {
     let (a, b) = (TenantId::random(), TenantId::random());
     let ka = db.create_tenant_kek(a).await.unwrap();
     let kb = db.create_tenant_kek(b).await.unwrap();
-    let (plain, wrapped) = db.generate_tenant_key(a, &ka).await.unwrap();
+    let (plain, wrapped) = db
+        .generate_tenant_key(a, &ka, KeyPurpose::WipeSeed)
+        .await
+        .unwrap();
     assert_eq!(
-        *db.unwrap_tenant_key(a, &ka, &wrapped).await.unwrap(),
+        *db.unwrap_tenant_key(a, &ka, KeyPurpose::WipeSeed, &wrapped)
+            .await
+            .unwrap(),
         *plain
     );
     assert!(
-        db.unwrap_tenant_key(b, &kb, &wrapped).await.is_err(),
+        db.unwrap_tenant_key(b, &kb, KeyPurpose::WipeSeed, &wrapped)
+            .await
+            .is_err(),
         "another tenant's KEK"
     );
     db.shred_tenant(a).await.unwrap();
     assert!(
-        db.unwrap_tenant_key(a, &ka, &wrapped).await.is_err(),
+        db.unwrap_tenant_key(a, &ka, KeyPurpose::WipeSeed, &wrapped)
+            .await
+            .is_err(),
         "shredded"
     );
-    let (_, wb) = db.generate_tenant_key(b, &kb).await.unwrap();
+    let (_, wb) = db
+        .generate_tenant_key(b, &kb, KeyPurpose::WipeSeed)
+        .await
+        .unwrap();
     assert!(
-        db.unwrap_tenant_key(b, &kb, &wb).await.is_ok(),
+        db.unwrap_tenant_key(b, &kb, KeyPurpose::WipeSeed, &wb)
+            .await
+            .is_ok(),
         "other tenants unaffected"
     );
 }

@@ -105,7 +105,7 @@ async fn tenant_keys(stores: &Stores, t: TenantId) -> Vec<TenantKey> {
     for k in stores.tenants.tenant_keys(t).await.unwrap() {
         let plain = stores
             .keys
-            .unwrap_tenant_key(t, &tenant.key_ref, &k.wrapped)
+            .unwrap_tenant_key(t, &tenant.key_ref, k.purpose(), &k.wrapped)
             .await
             .unwrap();
         out.push(TenantKey {
@@ -288,7 +288,15 @@ async fn seed(src: &Embedded) -> Seeded {
         .unwrap();
 
     // Rotate to epoch 2 (a revocation does this) and write a third note version under it.
-    let (plain2, wrapped2) = s.keys.generate_tenant_key(t.id, &t.key_ref).await.unwrap();
+    let (plain2, wrapped2) = s
+        .keys
+        .generate_tenant_key(
+            t.id,
+            &t.key_ref,
+            ward_backend::store::KeyPurpose::TenantKey { epoch: 2 },
+        )
+        .await
+        .unwrap();
     s.tenants
         .put_tenant_key(
             t.id,
@@ -296,6 +304,7 @@ async fn seed(src: &Embedded) -> Seeded {
                 epoch: 2,
                 wrapped: wrapped2,
                 created_at_ms: now_ms(),
+                purpose_bound: true,
             },
         )
         .await
@@ -532,6 +541,7 @@ async fn assert_opens_in(target: &Stores, seeded: &Seeded) {
         .unwrap_tenant_key(
             t,
             &restored.key_ref,
+            restored.wipe_key.as_ref().unwrap().purpose(),
             &restored.wipe_key.as_ref().unwrap().wrapped_seed,
         )
         .await

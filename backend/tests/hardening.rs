@@ -12,7 +12,7 @@ use axum::http::StatusCode;
 use common::TestApp;
 use serde_json::Value;
 use ward_backend::error::StoreError;
-use ward_backend::store::{KeyVault, StoreResult, Stores};
+use ward_backend::store::{KeyPurpose, KeyVault, StoreResult, Stores};
 use ward_proto::TenantId;
 use zeroize::Zeroizing;
 
@@ -42,26 +42,35 @@ impl KeyVault for FlakyVault {
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
     ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)> {
         self.trip()?;
-        self.inner.generate_tenant_key(tenant, key_ref).await
+        self.inner
+            .generate_tenant_key(tenant, key_ref, purpose)
+            .await
     }
     async fn unwrap_tenant_key(
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> StoreResult<Zeroizing<Vec<u8>>> {
         self.trip()?;
-        self.inner.unwrap_tenant_key(tenant, key_ref, wrapped).await
+        self.inner
+            .unwrap_tenant_key(tenant, key_ref, purpose, wrapped)
+            .await
     }
     async fn wrap_tenant_key(
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         plaintext: &[u8],
     ) -> StoreResult<Vec<u8>> {
-        self.inner.wrap_tenant_key(tenant, key_ref, plaintext).await
+        self.inner
+            .wrap_tenant_key(tenant, key_ref, purpose, plaintext)
+            .await
     }
 }
 
@@ -705,13 +714,17 @@ impl KeyVault for RevokingVault {
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
     ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)> {
-        self.inner.generate_tenant_key(tenant, key_ref).await
+        self.inner
+            .generate_tenant_key(tenant, key_ref, purpose)
+            .await
     }
     async fn unwrap_tenant_key(
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> StoreResult<Zeroizing<Vec<u8>>> {
         if let Some((stores, t, d)) = self.target.get() {
@@ -721,15 +734,20 @@ impl KeyVault for RevokingVault {
                 .set_device_status(*t, *d, &[DeviceStatus::Active], DeviceStatus::Revoked)
                 .await?;
         }
-        self.inner.unwrap_tenant_key(tenant, key_ref, wrapped).await
+        self.inner
+            .unwrap_tenant_key(tenant, key_ref, purpose, wrapped)
+            .await
     }
     async fn wrap_tenant_key(
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         plaintext: &[u8],
     ) -> StoreResult<Vec<u8>> {
-        self.inner.wrap_tenant_key(tenant, key_ref, plaintext).await
+        self.inner
+            .wrap_tenant_key(tenant, key_ref, purpose, plaintext)
+            .await
     }
 }
 

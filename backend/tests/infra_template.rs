@@ -481,7 +481,7 @@ fn kms_conditions_name_the_adapters_tenant_tag_and_context() {
         format!("\"aws:RequestTag/{tag}\""),
         format!("aws:TagKeys: [\"{tag}\"]"),
         format!("kms:EncryptionContext:{context}: \"${{aws:ResourceTag/{tag}}}\""),
-        format!("kms:EncryptionContextKeys: [{context}]"),
+        format!("kms:EncryptionContextKeys: [{context}, purpose, epoch]"),
     ] {
         assert!(
             TEMPLATE.contains(&needle),

@@ -20,7 +20,7 @@ use crate::model::{
     AuditEntry, AuditRecord, ChainLink, QuarantineItem, QuarantineStatus, StoredObject,
     WrappedTenantKey,
 };
-use crate::store::{BlobKey, ChainEntry, PutOutcome, Stores};
+use crate::store::{BlobKey, ChainEntry, KeyPurpose, PutOutcome, Stores};
 
 /// Reads and checks a whole archive without writing anything: every frame authenticated,
 /// every record parsed, the content hash and the inventory equal to the manifest's.
@@ -178,7 +178,13 @@ impl Restorer<'_> {
                 tenant.key_ref = self.key_ref.clone();
                 if let Some(w) = tenant.wipe_key.as_mut() {
                     let seed = open_sealed(r, t, "wipe seed", &data)?;
-                    w.wrapped_seed = s.keys.wrap_tenant_key(t, &self.key_ref, &seed).await?;
+                    // Re-wrapped under the purpose-bound context (a restore upgrades older
+                    // tenants' keys).
+                    w.wrapped_seed = s
+                        .keys
+                        .wrap_tenant_key(t, &self.key_ref, KeyPurpose::WipeSeed, &seed)
+                        .await?;
+                    w.purpose_bound = true;
                 }
                 s.tenants.create_tenant(&tenant).await?;
             }
@@ -187,7 +193,10 @@ impl Restorer<'_> {
                 created_at_ms,
             } => {
                 let plain = open_sealed(r, t, &format!("tenant key epoch={epoch}"), &data)?;
-                let wrapped = s.keys.wrap_tenant_key(t, &self.key_ref, &plain).await?;
+                let wrapped = s
+                    .keys
+                    .wrap_tenant_key(t, &self.key_ref, KeyPurpose::TenantKey { epoch }, &plain)
+                    .await?;
                 s.tenants
                     .put_tenant_key(
                         t,
@@ -195,6 +204,7 @@ impl Restorer<'_> {
                             epoch,
                             wrapped,
                             created_at_ms,
+                            purpose_bound: true,
                         },
                     )
                     .await?;

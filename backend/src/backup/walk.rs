@@ -34,7 +34,7 @@ pub(super) async fn walk(
         Some(w) => Some(
             stores
                 .keys
-                .unwrap_tenant_key(tenant, &t.key_ref, &w.wrapped_seed)
+                .unwrap_tenant_key(tenant, &t.key_ref, w.purpose(), &w.wrapped_seed)
                 .await?,
         ),
         None => None,
@@ -44,7 +44,7 @@ pub(super) async fn walk(
     for k in stores.tenants.tenant_keys(tenant).await? {
         let plain = stores
             .keys
-            .unwrap_tenant_key(tenant, &t.key_ref, &k.wrapped)
+            .unwrap_tenant_key(tenant, &t.key_ref, k.purpose(), &k.wrapped)
             .await?;
         sink.key(&k, &plain)?;
     }

@@ -16,6 +16,7 @@ use ward_proto::sealed::seal_to;
 use super::{Caller, DomainError, DomainResult, Env};
 use crate::error::StoreError;
 use crate::model::WrappedTenantKey;
+use crate::store::KeyPurpose;
 
 /// Moves the tenant key to a new epoch and returns it. Concurrent rotations are serialized by
 /// the store's conditional epoch update; the loser re-reads and tries again.
@@ -26,12 +27,13 @@ pub async fn rotate_epoch(env: Env<'_>, tenant: TenantId) -> DomainResult<u32> {
         let (_plain, wrapped) = env
             .stores
             .keys
-            .generate_tenant_key(tenant, &t.key_ref)
+            .generate_tenant_key(tenant, &t.key_ref, KeyPurpose::TenantKey { epoch: next })
             .await?;
         let key = WrappedTenantKey {
             epoch: next,
             wrapped,
             created_at_ms: env.now(),
+            purpose_bound: true,
         };
         match env.stores.tenants.put_tenant_key(tenant, &key).await {
             Ok(()) => {}
@@ -80,7 +82,7 @@ pub async fn release(
         let key = env
             .stores
             .keys
-            .unwrap_tenant_key(tenant, &t.key_ref, &w.wrapped)
+            .unwrap_tenant_key(tenant, &t.key_ref, w.purpose(), &w.wrapped)
             .await?;
         keys.push((w.epoch, key));
     }

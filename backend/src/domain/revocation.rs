@@ -68,7 +68,7 @@ pub async fn queue_wipe(
     let seed = env
         .stores
         .keys
-        .unwrap_tenant_key(t.id, &t.key_ref, &wipe_key.wrapped_seed)
+        .unwrap_tenant_key(t.id, &t.key_ref, wipe_key.purpose(), &wipe_key.wrapped_seed)
         .await?;
     let signer = WipeSigner::from_seed(&seed).map_err(DomainError::internal)?;
     let command = WipeCommand {

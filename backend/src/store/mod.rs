@@ -384,6 +384,36 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<usize>;
 }
 
+/// What a wrapped key is for, bound into its wrapping (KMS encryption context, or the local
+/// seal's context) next to the tenant: a wipe-signing seed can never be unwrapped as a tenant
+/// key, nor one epoch's key as another's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPurpose {
+    /// The tenant key of this epoch.
+    TenantKey {
+        /// Its epoch.
+        epoch: u32,
+    },
+    /// The tenant's wipe-signing seed.
+    WipeSeed,
+    /// Wrapped before purposes existed: the tenant-only context (read, never written).
+    Legacy,
+}
+
+impl KeyPurpose {
+    /// The context pairs beside `tenant`: `purpose` and, for a tenant key, `epoch`.
+    pub fn context(self) -> Vec<(&'static str, String)> {
+        match self {
+            KeyPurpose::TenantKey { epoch } => vec![
+                ("purpose", "tenant-key".into()),
+                ("epoch", epoch.to_string()),
+            ],
+            KeyPurpose::WipeSeed => vec![("purpose", "wipe-seed".into())],
+            KeyPurpose::Legacy => Vec::new(),
+        }
+    }
+}
+
 /// Per-tenant key-encryption keys: KMS keys on AWS, keys under a local master key embedded.
 #[async_trait]
 pub trait KeyVault: Send + Sync {
@@ -395,12 +425,14 @@ pub trait KeyVault: Send + Sync {
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
     ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)>;
     /// Unwraps a tenant key; fails under another tenant's context.
     async fn unwrap_tenant_key(
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> StoreResult<Zeroizing<Vec<u8>>>;
     /// Wraps an existing tenant key (or wipe-key seed) under this store's KEK `key_ref`, bound
@@ -410,6 +442,7 @@ pub trait KeyVault: Send + Sync {
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         plaintext: &[u8],
     ) -> StoreResult<Vec<u8>>;
 }

@@ -223,11 +223,12 @@ fn revoked_phone_rescues_then_wipes(store: Store) {
         .into_iter()
         .map(|w| {
             let k = b
-                .block_on(
-                    b.stores
-                        .keys
-                        .unwrap_tenant_key(t, &tenant_rec.key_ref, &w.wrapped),
-                )
+                .block_on(b.stores.keys.unwrap_tenant_key(
+                    t,
+                    &tenant_rec.key_ref,
+                    w.purpose(),
+                    &w.wrapped,
+                ))
                 .unwrap();
             TenantKey {
                 epoch: w.epoch,

@@ -1,6 +1,7 @@
 //! `KeyVault` on KMS: one symmetric KMS key per tenant (`CreateKey`, tagged `ward:tenant=<id>`),
 //! under which each tenant-key epoch is a data key (`GenerateDataKey`, AES-256) bound to the
-//! encryption context `{"tenant": "<id>"}`; unwrapping is `Decrypt` with the same context and
+//! encryption context `{"tenant": "<id>", "purpose": "tenant-key", "epoch": "<n>"}` (wipe-signing
+//! seeds: `"purpose": "wipe-seed"`; keys wrapped before purposes existed: `{"tenant"}` only); unwrapping is `Decrypt` with the same context and
 //! the tenant's key id, so a wrapped key presented under another tenant fails. Scheduling the
 //! tenant's KMS key for deletion ([`Aws::shred_tenant`]) crypto-shreds every envelope of that
 //! tenant, in DynamoDB, S3 and on phones alike.
@@ -14,12 +15,23 @@ use zeroize::Zeroizing;
 use super::Aws;
 use super::table::sdk_err;
 use crate::error::StoreError;
-use crate::store::{KeyVault, StoreResult};
+use crate::store::{KeyPurpose, KeyVault, StoreResult};
 
 /// Tag naming the tenant a KMS key belongs to.
 pub const TENANT_TAG: &str = "ward:tenant";
 /// Encryption-context key binding a wrapped tenant key to its tenant.
 const CONTEXT_KEY: &str = "tenant";
+/// The full encryption context of a wrapped key: the tenant, and its purpose (and epoch).
+fn context(tenant: TenantId, purpose: KeyPurpose) -> std::collections::HashMap<String, String> {
+    let mut c: std::collections::HashMap<String, String> = purpose
+        .context()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    c.insert(CONTEXT_KEY.into(), tenant.to_string());
+    c
+}
+
 /// Days KMS waits before deleting a scheduled key (the minimum KMS allows).
 const DELETION_WINDOW_DAYS: i32 = 7;
 
@@ -69,13 +81,14 @@ impl KeyVault for Aws {
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
     ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)> {
         let out = self
             .kms
             .generate_data_key()
             .key_id(key_ref)
             .key_spec(DataKeySpec::Aes256)
-            .encryption_context(CONTEXT_KEY, tenant.to_string())
+            .set_encryption_context(Some(context(tenant, purpose)))
             .send()
             .await
             .map_err(|e| sdk_err("GenerateDataKey", e))?;
@@ -94,6 +107,7 @@ impl KeyVault for Aws {
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> StoreResult<Zeroizing<Vec<u8>>> {
         let out = self
@@ -101,7 +115,7 @@ impl KeyVault for Aws {
             .decrypt()
             .key_id(key_ref)
             .ciphertext_blob(Blob::new(wrapped))
-            .encryption_context(CONTEXT_KEY, tenant.to_string())
+            .set_encryption_context(Some(context(tenant, purpose)))
             .send()
             .await
             .map_err(|e| sdk_err("Decrypt: tenant key failed to unwrap", e))?;
@@ -114,6 +128,7 @@ impl KeyVault for Aws {
         &self,
         tenant: TenantId,
         key_ref: &str,
+        purpose: KeyPurpose,
         plaintext: &[u8],
     ) -> StoreResult<Vec<u8>> {
         let out = self
@@ -121,7 +136,7 @@ impl KeyVault for Aws {
             .encrypt()
             .key_id(key_ref)
             .plaintext(Blob::new(plaintext))
-            .encryption_context(CONTEXT_KEY, tenant.to_string())
+            .set_encryption_context(Some(context(tenant, purpose)))
             .send()
             .await
             .map_err(|e| sdk_err("Encrypt: tenant key failed to wrap", e))?;

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 
 use super::{Embedded, rec_get, rec_insert_new, t};
 use crate::error::StoreError;
-use crate::store::{KeyVault, StoreResult};
+use crate::store::{KeyPurpose, KeyVault, StoreResult};
 
 fn kek_context(tenant: TenantId) -> Vec<u8> {
     let mut c = b"ward tenant kek v1".to_vec();
@@ -16,10 +16,16 @@ fn kek_context(tenant: TenantId) -> Vec<u8> {
     c
 }
 
-fn tenant_key_context(tenant: TenantId) -> Vec<u8> {
-    // The embedded analogue of KMS encryption context {"tenant": id}.
-    let mut c = b"ward tenant key v1 tenant=".to_vec();
+fn tenant_key_context(tenant: TenantId, purpose: KeyPurpose) -> Vec<u8> {
+    // The embedded analogue of the KMS encryption context {"tenant": id, "purpose", "epoch"}.
+    let mut c = match purpose {
+        KeyPurpose::Legacy => b"ward tenant key v1 tenant=".to_vec(),
+        _ => b"ward tenant key v2 tenant=".to_vec(),
+    };
     c.extend_from_slice(tenant.to_string().as_bytes());
+    for (k, v) in purpose.context() {
+        c.extend_from_slice(format!(" {k}={v}").as_bytes());
+    }
     c
 }
 
@@ -72,11 +78,12 @@ impl KeyVault for Embedded {
         &self,
         tenant: TenantId,
         _key_ref: &str,
+        purpose: KeyPurpose,
     ) -> StoreResult<(Zeroizing<Vec<u8>>, Vec<u8>)> {
         let kek = self.tenant_kek(tenant).await?;
         let key = SymmetricKey::generate().map_err(|e| StoreError::Backend(e.to_string()))?;
         let wrapped = kek
-            .seal_small(&tenant_key_context(tenant), key.expose_secret())
+            .seal_small(&tenant_key_context(tenant, purpose), key.expose_secret())
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok((Zeroizing::new(key.expose_secret().to_vec()), wrapped))
     }
@@ -85,10 +92,11 @@ impl KeyVault for Embedded {
         &self,
         tenant: TenantId,
         _key_ref: &str,
+        purpose: KeyPurpose,
         wrapped: &[u8],
     ) -> StoreResult<Zeroizing<Vec<u8>>> {
         let kek = self.tenant_kek(tenant).await?;
-        kek.open_small(&tenant_key_context(tenant), wrapped)
+        kek.open_small(&tenant_key_context(tenant, purpose), wrapped)
             .map_err(|_| StoreError::Backend("tenant key failed to unwrap".into()))
     }
 
@@ -96,10 +104,11 @@ impl KeyVault for Embedded {
         &self,
         tenant: TenantId,
         _key_ref: &str,
+        purpose: KeyPurpose,
         plaintext: &[u8],
     ) -> StoreResult<Vec<u8>> {
         let kek = self.tenant_kek(tenant).await?;
-        kek.seal_small(&tenant_key_context(tenant), plaintext)
+        kek.seal_small(&tenant_key_context(tenant, purpose), plaintext)
             .map_err(|e| StoreError::Backend(e.to_string()))
     }
 }

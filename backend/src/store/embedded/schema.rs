@@ -342,7 +342,7 @@ mod tests {
         assert_eq!(again, keys);
         for k in &again {
             s.keys
-                .unwrap_tenant_key(tenant.id, &tenant.key_ref, &k.wrapped)
+                .unwrap_tenant_key(tenant.id, &tenant.key_ref, k.purpose(), &k.wrapped)
                 .await
                 .unwrap();
         }
