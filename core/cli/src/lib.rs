@@ -424,6 +424,13 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
             if let Some(oldest) = s.oldest_unsynced_ms {
                 outln!(out, "oldest unsynced written at {oldest}");
             }
+            if st.unreadable_records > 0 {
+                outln!(
+                    out,
+                    "unreadable:    {} record(s) this version of ward cannot read (kept; update ward)",
+                    st.unreadable_records
+                );
+            }
             if s.wipe_pending {
                 outln!(
                     out,
@@ -445,6 +452,16 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
                 ClientCmd::List => {
                     for c in vault.clients().list()? {
                         outln!(out, "{}  {}", c.client_id, c.display_name);
+                    }
+                    // A record this build cannot read is never left out without a trace.
+                    let unreadable = vault.unreadable_records()?;
+                    if !unreadable.is_empty() {
+                        outln!(
+                            out,
+                            "({} record(s) this version of ward cannot read are kept on this \
+                             device; update ward to see them)",
+                            unreadable.len()
+                        );
                     }
                 }
             }

@@ -40,6 +40,9 @@ pub struct SyncSummary {
     pub photos_uploaded: u64,
     /// Versions received.
     pub pulled: u64,
+    /// Of those, versions this build cannot read: kept on the phone (a newer Ward may read
+    /// them) and listed by `WardVault.unreadable_records`; tell the user to update.
+    pub unreadable: u64,
     /// API requests made.
     pub requests: u64,
 }
@@ -51,6 +54,7 @@ impl From<SyncReport> for SyncSummary {
             refused: r.refused,
             photos_uploaded: r.photos_uploaded,
             pulled: r.pulled,
+            unreadable: r.unreadable,
             requests: r.requests,
         }
     }

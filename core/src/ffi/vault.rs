@@ -13,6 +13,7 @@ use super::notes::Notes;
 use super::photos::Photos;
 use crate::clock::SystemClock;
 use crate::domain::clients::parse_id;
+use crate::vault::index::Unreadable;
 use crate::vault::{Identity, Policy, Vault};
 
 type R<T> = Result<T, WardError>;
@@ -43,6 +44,9 @@ pub struct VaultStatus {
     pub locked: bool,
     /// Wiped.
     pub wiped: bool,
+    /// Stored versions this build cannot read (kept, never dropped; 0 while locked): show
+    /// "N records need a newer Ward" and list them with `unreadable_records`.
+    pub unreadable_records: u64,
 }
 
 /// The app's handle to its vault.
@@ -112,7 +116,14 @@ impl WardVault {
             user_id: ident.actor,
             locked: self.vault.is_locked(),
             wiped: self.vault.is_wiped(),
+            unreadable_records: self.vault.unreadable_count(),
         }
+    }
+
+    /// Every stored version this build cannot read (damaged, or written by a newer Ward):
+    /// kept in the vault so a newer build can read it; never silently left out.
+    pub fn unreadable_records(&self) -> R<Vec<Unreadable>> {
+        Ok(self.vault.with_unlocked(|ctx| Ok(ctx.unreadable()))?)
     }
 
     /// The tenant policy in force.

@@ -27,7 +27,7 @@ use super::report::{Progress, SyncReport};
 use super::retry::retry;
 use crate::error::CoreError;
 use crate::vault::Vault;
-use crate::vault::outbox::{Incoming, PendingPhoto};
+use crate::vault::outbox::{Incoming, PendingPhoto, UnknownKind};
 
 /// The sync engine of one vault.
 pub struct Engine {
@@ -251,16 +251,25 @@ impl Engine {
             ));
             let page: PullPage = self.call(report, Method::GET, &path, None).await?;
             let mut items = Vec::with_capacity(page.objects.len());
+            let mut unknown = Vec::new();
             for o in &page.objects {
-                let Some(kind) = Kind::from_u8(o.kind) else {
-                    tracing::warn!(kind = o.kind, "skipping a version of an unknown kind");
-                    continue;
-                };
                 let envelope = match &o.envelope {
                     Some(e) => Some(URL_SAFE_NO_PAD.decode(e.trim_end_matches('=')).map_err(
                         |_| SyncError::Protocol("pulled envelope is not base64url".into()),
                     )?),
                     None => None,
+                };
+                let Some(kind) = Kind::from_u8(o.kind) else {
+                    tracing::warn!(kind = o.kind, "keeping a version of an unknown kind");
+                    unknown.push(UnknownKind {
+                        object: o.object_id,
+                        version: o.version_id,
+                        kind: o.kind,
+                        client: o.client_id,
+                        parent: o.parent_version,
+                        envelope,
+                    });
+                    continue;
                 };
                 items.push(Incoming {
                     object: ObjectRef {
@@ -274,10 +283,16 @@ impl Engine {
                     envelope,
                 });
             }
-            let added = self
-                .vault
-                .with_unlocked(|ctx| ctx.apply_pulled(&items, page.next_after))?;
+            let (added, unreadable) = self.vault.with_unlocked(|ctx| {
+                let kept = ctx.keep_unknown_kind(&unknown)?;
+                let (added, unreadable) = ctx.apply_pulled(&items, page.next_after)?;
+                Ok((added + kept, unreadable + kept))
+            })?;
+            if unreadable > 0 {
+                tracing::warn!(unreadable, "pulled versions this build cannot read (kept)");
+            }
             report.pulled += added as u64;
+            report.unreadable += unreadable as u64;
             progress.on_progress("pull", report.pulled, report.pulled);
             if !page.has_more {
                 // A revocation rotated the tenant key: fetch the new epoch so what this device

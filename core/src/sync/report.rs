@@ -14,6 +14,9 @@ pub struct SyncReport {
     pub parts_sent: u64,
     /// Versions received.
     pub pulled: u64,
+    /// Of those, versions this build cannot read (kept in the vault, listed by
+    /// `Vault::unreadable_records`).
+    pub unreadable: u64,
     /// HTTP requests to the API (presigned part PUTs and GETs not counted).
     pub requests: u64,
 }

@@ -76,7 +76,32 @@ pub struct Index {
     pub photos: HashMap<ObjectId, Versions<PhotoRecord>>,
     /// Consents.
     pub consents: HashMap<ObjectId, Versions<ConsentRecord>>,
+    /// Versions kept in the vault that this build cannot read (a damaged envelope, a record
+    /// format from a newer build): listed so none disappears without a trace.
+    pub unreadable: Vec<Unreadable>,
 }
+
+/// A stored version the core cannot read. The envelope stays in the vault (a newer build may
+/// read it); the reason never quotes the record's content.
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct Unreadable {
+    /// The object.
+    pub object_id: String,
+    /// The version.
+    pub version_id: String,
+    /// Its kind ("client", "note", "photo", "consent", or the unknown kind's number).
+    pub kind: String,
+    /// "cannot be decrypted here" or "unknown record format (a newer Ward may read it)".
+    pub reason: String,
+}
+
+/// The wording of [`Unreadable::reason`] for a record whose envelope opened but whose content
+/// this build cannot parse.
+pub const UNKNOWN_FORMAT: &str = "unknown record format (a newer Ward may read it)";
+/// The wording of [`Unreadable::reason`] for an envelope that does not open here.
+pub const UNDECRYPTABLE: &str = "cannot be decrypted on this device";
+/// The wording of [`Unreadable::reason`] for a version of a kind this build does not know.
+pub const UNKNOWN_KIND: &str = "unknown kind of record (a newer Ward may read it)";
 
 /// Raw row of an object version for [`Index::insert`].
 #[derive(Debug)]
@@ -105,7 +130,37 @@ fn entry<R>(row: &Row, record: Result<R, String>, search: String) -> VersionEntr
 
 impl Index {
     /// Adds one decrypted version (or a decryption failure) to the index.
+    /// A version that fails to open or to parse is kept as a damaged entry and listed in
+    /// [`Index::unreadable`].
     pub fn insert(&mut self, row: &Row, plaintext: Result<&[u8], String>) {
+        let reason = match &plaintext {
+            Err(_) => Some(UNDECRYPTABLE),
+            Ok(_) => None,
+        };
+        let before = self.unreadable.len();
+        self.insert_parsed(row, plaintext);
+        let failed = match row.kind {
+            Kind::Client => self.clients.get(&row.object).is_some_and(last_failed),
+            Kind::Note => self.notes.get(&row.object).is_some_and(last_failed),
+            Kind::PhotoMeta => self.photos.get(&row.object).is_some_and(last_failed),
+            Kind::Consent => self.consents.get(&row.object).is_some_and(last_failed),
+            Kind::PhotoContent | Kind::Thumbnail => false,
+        };
+        if failed && self.unreadable.len() == before {
+            self.unreadable.push(Unreadable {
+                object_id: row.object.to_string(),
+                version_id: row.version.to_string(),
+                kind: kind_name(row.kind).into(),
+                reason: reason.unwrap_or(UNKNOWN_FORMAT).into(),
+            });
+        }
+
+        fn last_failed<R>(v: &Versions<R>) -> bool {
+            v.all.last().is_some_and(|e| e.record.is_err())
+        }
+    }
+
+    fn insert_parsed(&mut self, row: &Row, plaintext: Result<&[u8], String>) {
         fn parse<R: serde::de::DeserializeOwned>(p: Result<&[u8], String>) -> Result<R, String> {
             p.and_then(|b| serde_json::from_slice(b).map_err(|e| format!("unreadable record: {e}")))
         }
@@ -138,6 +193,17 @@ impl Index {
             }
             Kind::PhotoContent | Kind::Thumbnail => {}
         }
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Client => "client",
+        Kind::Note => "note",
+        Kind::PhotoMeta => "photo",
+        Kind::Consent => "consent",
+        Kind::PhotoContent => "photo content",
+        Kind::Thumbnail => "thumbnail",
     }
 }
 

@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, params};
 use ward_proto::{Envelope, Kind, ObjectId, ObjectRef, TenantKey, VersionId};
 use zeroize::Zeroizing;
 
-use super::index::Row;
+use super::index::{Row, UNKNOWN_KIND, Unreadable};
 use super::{Ctx, Vault, meta_get, meta_put, tenant_key_context};
 use crate::error::{CoreError, Result};
 
@@ -51,6 +51,23 @@ pub struct Incoming {
     /// Parent.
     pub parent: Option<VersionId>,
     /// The envelope (absent for photo content: downloaded on demand).
+    pub envelope: Option<Vec<u8>>,
+}
+
+/// A pulled version of a kind this build does not know, kept as it came.
+#[derive(Debug, Clone)]
+pub struct UnknownKind {
+    /// Object.
+    pub object: ObjectId,
+    /// Version.
+    pub version: VersionId,
+    /// The kind's number.
+    pub kind: u8,
+    /// Client.
+    pub client: Option<ObjectId>,
+    /// Parent.
+    pub parent: Option<VersionId>,
+    /// The envelope.
     pub envelope: Option<Vec<u8>>,
 }
 
@@ -103,6 +120,15 @@ impl Vault {
     /// Writes an integer to sync bookkeeping.
     pub fn set_sync_meta_i64(&self, key: &str, value: i64) -> Result<()> {
         self.set_sync_meta(key, &value.to_be_bytes())
+    }
+
+    /// How many stored versions this build cannot read (0 while locked). Does not count as
+    /// activity for the idle lock.
+    pub fn unreadable_count(&self) -> u64 {
+        self.inner()
+            .unlocked
+            .as_ref()
+            .map_or(0, |u| u.index.unreadable.len() as u64)
     }
 
     /// Counts of unsynced versions and the age of the oldest (works while locked: ids only).
@@ -318,8 +344,11 @@ impl Ctx<'_> {
 
     /// Takes in versions pulled from the server (skipping those already held) and moves the
     /// pull cursor to `cursor`, in one transaction; then adds the new records to the index.
-    /// A version whose envelope does not open is kept (and shown as damaged), never dropped.
-    pub fn apply_pulled(&mut self, items: &[Incoming], cursor: u64) -> Result<usize> {
+    /// A version whose envelope does not open, or whose record this build cannot parse, is
+    /// kept (listed in the index's `unreadable`, shown as damaged), never dropped. Returns
+    /// (versions added, of which unreadable).
+    pub fn apply_pulled(&mut self, items: &[Incoming], cursor: u64) -> Result<(usize, usize)> {
+        let unreadable_before = self.unlocked.index.unreadable.len();
         let tx = self.conn.unchecked_transaction()?;
         let mut added = Vec::new();
         {
@@ -372,6 +401,51 @@ impl Ctx<'_> {
             self.unlocked
                 .index
                 .insert(&row, plain.as_deref().map_err(Clone::clone));
+        }
+        let unreadable = self.unlocked.index.unreadable.len() - unreadable_before;
+        Ok((added.len(), unreadable))
+    }
+
+    /// Every stored version this build cannot read (kept, never dropped).
+    pub fn unreadable(&self) -> Vec<Unreadable> {
+        self.unlocked.index.unreadable.clone()
+    }
+
+    /// Keeps pulled versions of a kind this build does not know (a newer server or app wrote
+    /// them): stored as they came, listed as unreadable, so a newer build can read them.
+    /// Returns how many were new.
+    pub fn keep_unknown_kind(&mut self, items: &[UnknownKind]) -> Result<usize> {
+        let tx = self.conn.unchecked_transaction()?;
+        let mut added = Vec::new();
+        {
+            let mut insert = tx.prepare(
+                "INSERT OR IGNORE INTO objects (object_id, version_id, kind, client_id,
+                     parent_version, created_at, envelope, file_len, synced)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, 1)",
+            )?;
+            for it in items {
+                let n = insert.execute(params![
+                    it.object.as_bytes(),
+                    it.version.as_bytes(),
+                    it.kind,
+                    it.client.as_ref().map(|c| c.as_bytes().to_vec()),
+                    it.parent.as_ref().map(|p| p.as_bytes().to_vec()),
+                    self.now_ms,
+                    it.envelope.as_deref(),
+                ])?;
+                if n == 1 {
+                    added.push(it);
+                }
+            }
+        }
+        tx.commit()?;
+        for it in &added {
+            self.unlocked.index.unreadable.push(Unreadable {
+                object_id: it.object.to_string(),
+                version_id: it.version.to_string(),
+                kind: it.kind.to_string(),
+                reason: UNKNOWN_KIND.into(),
+            });
         }
         Ok(added.len())
     }

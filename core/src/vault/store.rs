@@ -8,7 +8,7 @@ use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
 
 use super::Ctx;
 use super::audit::{self, Action};
-use super::index::{Index, Row};
+use super::index::{Index, Row, UNKNOWN_KIND, Unreadable};
 use crate::error::{CoreError, Result};
 
 pub(super) fn load_index(
@@ -72,6 +72,28 @@ pub(super) fn load_index(
             tracing::warn!(object = %row.object, version = %row.version, %reason, "damaged record");
         }
         index.insert(&row, plain.as_deref().map_err(Clone::clone));
+    }
+    // Versions of kinds this build does not know, kept as pulled: listed, never dropped.
+    let mut stmt = conn.prepare(
+        "SELECT object_id, version_id, kind FROM objects WHERE kind NOT BETWEEN 1 AND 6",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((
+            r.get::<_, Vec<u8>>(0)?,
+            r.get::<_, Vec<u8>>(1)?,
+            r.get::<_, u8>(2)?,
+        ))
+    })?;
+    for row in rows {
+        let (object, version, kind) = row?;
+        if let (Ok(o), Ok(v)) = (<[u8; 16]>::try_from(object), <[u8; 16]>::try_from(version)) {
+            index.unreadable.push(Unreadable {
+                object_id: ObjectId::from_bytes(o).to_string(),
+                version_id: VersionId::from_bytes(v).to_string(),
+                kind: kind.to_string(),
+                reason: UNKNOWN_KIND.into(),
+            });
+        }
     }
     Ok(index)
 }

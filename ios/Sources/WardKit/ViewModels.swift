@@ -364,6 +364,7 @@ public final class SyncStatusModel: ObservableObject {
                         progress = "\(phase): \(done) / \(total)"
                     case .done(let summary):
                         lastResult = "Sent \(summary.pushed), received \(summary.pulled), photos \(summary.photosUploaded)"
+                            + (summary.unreadable > 0 ? "; \(summary.unreadable) record(s) need a newer Ward (kept on this phone)" : "")
                     }
                 }
             } catch {

@@ -22,6 +22,8 @@ data class SettingsUiState(
     val offlineLeaseHours: Long = 0,
     val auditEvents: Long? = null,
     val auditChainOk: Boolean? = null,
+    /** Records this build cannot read, kept on the phone ("3 records need a newer Ward"). */
+    val unreadableRecords: Long = 0,
     val platform: PlatformSecurity? = null,
     val error: String? = null,
 )
@@ -52,6 +54,7 @@ class SettingsViewModel(
                         offlineLeaseHours = p.offlineLeaseHours.toLong(),
                         auditEvents = verified.getOrNull()?.toLong(),
                         auditChainOk = verified.isSuccess,
+                        unreadableRecords = st.unreadableRecords.toLong(),
                         platform = platform,
                     )
                 }

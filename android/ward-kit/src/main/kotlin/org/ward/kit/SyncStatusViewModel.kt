@@ -8,6 +8,7 @@ import kotlinx.coroutines.flow.asStateFlow
 import kotlinx.coroutines.flow.catch
 import kotlinx.coroutines.launch
 import org.ward.core.SyncStatus
+import org.ward.core.SyncSummary
 
 /** The sync screen's figures, already worded. */
 data class SyncUiState(
@@ -82,7 +83,7 @@ class SyncStatusViewModel(
                         is SyncEvent.Done -> _state.value = _state.value.copy(
                             syncing = false,
                             progress = null,
-                            lastResult = "Sent ${ev.summary.pushed}, received ${ev.summary.pulled}, photos ${ev.summary.photosUploaded}",
+                            lastResult = syncResultText(ev.summary),
                         )
                     }
                 }
@@ -95,3 +96,8 @@ class SyncStatusViewModel(
         _state.value = _state.value.copy(syncing = false, progress = null)
     }
 }
+
+/** "Sent 3, received 5, photos 1" (and the records this build could not read, kept). */
+fun syncResultText(s: SyncSummary): String =
+    "Sent ${s.pushed}, received ${s.pulled}, photos ${s.photosUploaded}" +
+        if (s.unreadable > 0u) "; ${s.unreadable} record(s) need a newer Ward (kept on this phone)" else ""

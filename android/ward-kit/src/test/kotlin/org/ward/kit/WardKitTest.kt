@@ -384,4 +384,11 @@ class WardKitTest {
         now += 121_000
         assertEquals(0L, sync.nextSyncDelayMs())
     }
+
+    @Test
+    fun aSyncThatPulledUnreadableRecordsSaysSo() {
+        val summary = org.ward.core.SyncSummary(pushed = 1u, refused = 0u, photosUploaded = 0u, pulled = 4u, unreadable = 1u, requests = 3u)
+        assertEquals("Sent 1, received 4, photos 0; 1 record(s) need a newer Ward (kept on this phone)", syncResultText(summary))
+        assertEquals("Sent 1, received 4, photos 0", syncResultText(summary.copy(unreadable = 0u)))
+    }
 }
