@@ -930,6 +930,16 @@ async fn objects_feed_and_uploads(h: Harness) {
     assert!(os.has_object(t, a.object_id).await.unwrap());
     assert!(os.has_object(t, photo.object_id).await.unwrap());
     assert!(!os.has_object(t, ObjectId::random()).await.unwrap());
+    // One version of an object says what it is (any of its versions).
+    let any = os.any_version(t, a.object_id).await.unwrap().unwrap();
+    assert_eq!((any.object_id, any.kind), (a.object_id, a.kind));
+    assert!([a.version_id, a2.version_id].contains(&any.version_id));
+    assert!(
+        os.any_version(t, ObjectId::random())
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(
         os.get_object(t, a.object_id, a.version_id).await.unwrap(),
         Some(with_seq(&a, 1))

@@ -311,6 +311,15 @@ pub async fn push(
     Ok(results)
 }
 
+/// The kinds one object may hold: a photo object holds its metadata, content and thumbnail
+/// versions; every other kind is its own family.
+fn family(kind: u8) -> u8 {
+    match Kind::from_u8(kind) {
+        Some(Kind::PhotoMeta | Kind::PhotoContent | Kind::Thumbnail) => Kind::PhotoMeta as u8,
+        _ => kind,
+    }
+}
+
 /// What each object touched by a request is (kind) and whose (client): from storage, or from
 /// the request's own earlier version of a new object.
 #[derive(Default)]
@@ -339,7 +348,7 @@ impl Owners {
             }
         };
         Ok(match known {
-            Some((kind, _)) if kind != c.stored.kind => {
+            Some((kind, _)) if family(kind) != family(c.stored.kind) => {
                 Some("this object id holds another kind of record")
             }
             Some((_, client)) if client != c.client => {

@@ -184,7 +184,14 @@ impl ObjectStore for Aws {
             .table
             .query(&p, Range::Prefix(&prefix), true, Some(1))
             .await?;
-        items.first().map(object_from).transpose()
+        // The version index holds the feed position; the version itself is the feed item.
+        let Some(v) = items.first() else {
+            return Ok(None);
+        };
+        let seq: u64 = get_n(v, SEQ)?;
+        let fp = Partition::new(tenant, Kind::Feed);
+        let item = self.table.get(&fp, &pad(seq)).await?;
+        item.as_ref().map(object_from).transpose()
     }
 
     async fn put_upload(&self, tenant: TenantId, upload: &UploadState) -> StoreResult<()> {

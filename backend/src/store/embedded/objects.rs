@@ -199,7 +199,7 @@ impl ObjectStore for Embedded {
             let row: Option<(i64, String, Vec<u8>)> = c
                 .query_row(
                     "SELECT seq, version_id, meta FROM objects WHERE tenant = ?1 AND object_id = ?2
-                     ORDER BY seq LIMIT 1",
+                     LIMIT 1",
                     params![id, o],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
