@@ -797,23 +797,7 @@ async fn breach_scope_lists_exactly_the_clients_delivered_to_the_device() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breach_scope_on_the_aws_adapter_with_moto() {
-    let moto = tokio::task::spawn_blocking(ward_testkit::shared)
-        .await
-        .unwrap()
-        .unwrap_or_else(|e| panic!("moto server could not start: {e:#}"));
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let aws = ward_backend::store::aws::Aws::connect(ward_backend::store::aws::AwsSettings {
-        table: format!("ward-test-{id}"),
-        bucket: format!("ward-test-{id}"),
-        endpoint: Some(moto.endpoint.clone()),
-        region: None,
-    })
-    .await
-    .unwrap();
-    aws.create_table_and_bucket().await.unwrap();
-    let blobs = ward_backend::store::aws::S3Blobs::new(aws.clone());
-    let stores = ward_backend::store::aws::stores(aws, blobs);
-    let app = TestApp::with_stores(stores, None, tempfile::tempdir().unwrap()).await;
+    let app = TestApp::on_moto().await;
     breach_scope_scenario(app, false).await;
 }
 

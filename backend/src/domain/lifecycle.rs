@@ -185,13 +185,7 @@ pub async fn rescue(
             None => Some("not on this client's care team"),
         };
         if let Some(why) = refusal {
-            slots[i] = Some(PushResult {
-                object_id: item.object_id,
-                version_id: item.version_id,
-                status: PushStatus::Rejected,
-                seq: None,
-                reason: Some(why.into()),
-            });
+            slots[i] = Some(super::sync::rejected(item, why));
             continue;
         }
         let s = c.stored;

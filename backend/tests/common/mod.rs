@@ -363,3 +363,10 @@ pub async fn release_keys(app: &TestApp, d: &Device) -> Vec<ward_proto::TenantKe
     let epochs: Vec<u32> = serde_json::from_value(r.body["epochs"].clone()).unwrap();
     ward_proto::api::decode_release_payload(&payload, &epochs).unwrap()
 }
+
+/// `objects/push` of `items` by `d`.
+pub async fn push(app: &TestApp, d: &Device, items: Vec<Value>) -> Resp {
+    let body = serde_json::json!({ "objects": items });
+    app.call(d, "POST", &app.t("/objects/push"), Some(body))
+        .await
+}

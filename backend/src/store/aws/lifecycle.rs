@@ -59,6 +59,33 @@ fn quarantine_from(item: &Item) -> StoreResult<QuarantineItem> {
     Ok(q)
 }
 
+impl Aws {
+    /// Sets one JSON attribute of an existing device item.
+    async fn set_device_json(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        attr: &'static str,
+        json: String,
+    ) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::Device);
+        let set = Set {
+            expr: "SET #a = :a",
+            names: vec![("#a", attr)],
+            values: vec![(":a", s(json))],
+        };
+        if self
+            .table
+            .update(&p, &device.to_string(), set, Cond::Exists)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("no such device".into()))
+        }
+    }
+}
+
 #[async_trait]
 impl LifecycleStore for Aws {
     async fn set_tenant_policy(&self, tenant: TenantId, policy: &TenantPolicy) -> StoreResult<()> {
@@ -81,21 +108,8 @@ impl LifecycleStore for Aws {
         device: DeviceId,
         wipe: &WipeState,
     ) -> StoreResult<()> {
-        let p = Partition::new(tenant, Kind::Device);
-        let set = Set {
-            expr: "SET #w = :w",
-            names: vec![("#w", WIPE)],
-            values: vec![(":w", s(serde_json::to_string(wipe)?))],
-        };
-        if self
-            .table
-            .update(&p, &device.to_string(), set, Cond::Exists)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict("no such device".into()))
-        }
+        self.set_device_json(tenant, device, WIPE, serde_json::to_string(wipe)?)
+            .await
     }
 
     async fn set_device_revocation(
@@ -104,21 +118,13 @@ impl LifecycleStore for Aws {
         device: DeviceId,
         revocation: &Revocation,
     ) -> StoreResult<()> {
-        let p = Partition::new(tenant, Kind::Device);
-        let set = Set {
-            expr: "SET #r = :r",
-            names: vec![("#r", REVOCATION)],
-            values: vec![(":r", s(serde_json::to_string(revocation)?))],
-        };
-        if self
-            .table
-            .update(&p, &device.to_string(), set, Cond::Exists)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict("no such device".into()))
-        }
+        self.set_device_json(
+            tenant,
+            device,
+            REVOCATION,
+            serde_json::to_string(revocation)?,
+        )
+        .await
     }
 
     async fn put_quarantine(&self, tenant: TenantId, q: &QuarantineItem) -> StoreResult<bool> {

@@ -16,6 +16,29 @@ use crate::store::{LifecycleStore, StoreResult};
 
 const QUARANTINE: &str = "quarantine";
 
+impl Embedded {
+    /// Changes an existing device record in one transaction.
+    async fn update_device(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        change: impl FnOnce(&mut Device) + Send + 'static,
+    ) -> StoreResult<()> {
+        let (id, k) = (t(tenant), device.to_string());
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let body = rec_get(&tx, &id, "device", &k)?
+                .ok_or_else(|| StoreError::Conflict("no such device".into()))?;
+            let mut d: Device = parse(&body)?;
+            change(&mut d);
+            rec_put(&tx, &id, "device", &k, &json(&d)?, None)?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl LifecycleStore for Embedded {
     async fn set_tenant_policy(&self, tenant: TenantId, policy: &TenantPolicy) -> StoreResult<()> {
@@ -46,18 +69,9 @@ impl LifecycleStore for Embedded {
         device: DeviceId,
         wipe: &WipeState,
     ) -> StoreResult<()> {
-        let (id, k, wipe) = (t(tenant), device.to_string(), wipe.clone());
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let body = rec_get(&tx, &id, "device", &k)?
-                .ok_or_else(|| StoreError::Conflict("no such device".into()))?;
-            let mut d: Device = parse(&body)?;
-            d.wipe = Some(wipe);
-            rec_put(&tx, &id, "device", &k, &json(&d)?, None)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let wipe = wipe.clone();
+        self.update_device(tenant, device, move |d| d.wipe = Some(wipe))
+            .await
     }
 
     async fn set_device_revocation(
@@ -66,18 +80,9 @@ impl LifecycleStore for Embedded {
         device: DeviceId,
         revocation: &Revocation,
     ) -> StoreResult<()> {
-        let (id, k, rev) = (t(tenant), device.to_string(), revocation.clone());
-        self.run(move |c| {
-            let tx = c.transaction()?;
-            let body = rec_get(&tx, &id, "device", &k)?
-                .ok_or_else(|| StoreError::Conflict("no such device".into()))?;
-            let mut d: Device = parse(&body)?;
-            d.revocation = Some(rev);
-            rec_put(&tx, &id, "device", &k, &json(&d)?, None)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
+        let rev = revocation.clone();
+        self.update_device(tenant, device, move |d| d.revocation = Some(rev))
+            .await
     }
 
     async fn put_quarantine(&self, tenant: TenantId, item: &QuarantineItem) -> StoreResult<bool> {
