@@ -360,36 +360,6 @@ fn photos_lose_location_but_keep_their_pixels() {
 }
 
 #[test]
-fn heic_is_stored_as_given_with_the_platform_thumbnail() {
-    let t = TestVault::new();
-    let c = client(&t.vault, "H");
-    let k = consent(&t.vault, &c);
-    let mut heic = vec![0, 0, 0, 24];
-    heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
-    heic.extend((0..200_000u32).map(|i| (i % 251) as u8));
-    let thumb = fixture::jpeg_fixture(&FixtureSpec {
-        width: 32,
-        height: 24,
-        ..FixtureSpec::default()
-    });
-    let cap = t
-        .vault
-        .capture_photo(&c, &heic, photo_input(&k), Some(&thumb))
-        .unwrap();
-    assert!(!cap.thumbnail_pending);
-    assert_eq!(cap.view.content_type, "image/heic");
-    assert_eq!(
-        &t.vault.read_photo(&cap.view.photo_id).unwrap()[..],
-        &heic[..]
-    );
-    let th = t.vault.read_thumbnail(&cap.view.photo_id).unwrap();
-    assert!(
-        !contains(&th, fixture::MARKER_GPS_LAT.as_bytes()),
-        "platform thumbnail is stripped too"
-    );
-}
-
-#[test]
 fn a_damaged_record_is_reported_and_the_rest_stay_readable() {
     let mut t = TestVault::new();
     let c = client(&t.vault, "I");

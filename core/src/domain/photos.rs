@@ -3,7 +3,8 @@
 //! Capture takes the image bytes the platform camera returned in memory. A JPEG has its GPS and
 //! device-identifying metadata removed without re-encoding (see `capture::jpeg`); the result is
 //! encrypted chunk by chunk straight into a file (see `vault::blobs`), so no plaintext copy of
-//! the photo is ever written anywhere. HEIC is stored as given. A photo is three object
+//! the photo is ever written anywhere. HEIC is refused (`JpegError::HeicRefused`) until its
+//! container's Exif/XMP location items can be stripped: the apps capture JPEG. A photo is three object
 //! versions under one photo id: the content (a file), the metadata record, and the thumbnail
 //! (inline). Thumbnail decoding costs ~100 ms for a 10-megapixel JPEG, so it is done after the
 //! capture call returns (`make_thumbnail`), or lazily at first read if the app died before.
@@ -158,20 +159,24 @@ fn prepare<'a>(image: &'a [u8], head: &'a mut Vec<u8>, keep: &[u16]) -> Result<P
             if stripped.report.removed_gps {
                 removed.push("GPS".into());
             }
+            // APPn / COM segments between the scans of a progressive file go too.
+            let (scan, between) = jpeg::scan_parts(stripped.scan);
+            if between > 0 {
+                removed.push(format!("APPn/COM between scans ({between} bytes)"));
+            }
             *head = stripped.head;
+            let mut parts = vec![head.as_slice()];
+            parts.extend(scan);
             Ok(Prepared {
-                parts: vec![head.as_slice(), stripped.scan],
+                parts,
                 content_type: "image/jpeg",
                 orientation: stripped.report.orientation,
                 removed,
             })
         }
-        ImageFormat::Heic => Ok(Prepared {
-            parts: vec![image],
-            content_type: "image/heic",
-            orientation: None,
-            removed: Vec::new(),
-        }),
+        // Refused until the HEIF container's Exif/XMP items (GPS) can be stripped: stored as
+        // is, a HEIC photo would carry the position of the place it was taken.
+        ImageFormat::Heic => Err(jpeg::JpegError::HeicRefused.into()),
         ImageFormat::Unknown => Err(CoreError::Invalid(
             "unsupported image format (JPEG or HEIC expected)".into(),
         )),

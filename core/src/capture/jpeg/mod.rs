@@ -11,21 +11,24 @@
 //! image's EOI marker, found with one vectorized pass over the scan data, so
 //! everything appended after it (MPF secondary images, motion-photo video
 //! trailers, any other appended data, each possibly carrying its own Exif) is
-//! dropped. Limitation: marker segments placed between the scans of a
-//! progressive file are skipped over but passed through untouched, so an
-//! APPn/COM segment located there is NOT stripped (encoders do not normally
-//! put metadata there). [`thumbnail`] decodes with IDCT scaling, box-filters,
+//! dropped. APPn/COM segments placed between the scans of a progressive file
+//! are left out by [`scan_parts`] (capture stores the pieces around them).
+//! [`thumbnail`] decodes within a fixed memory budget
+//! ([`THUMBNAIL_DECODE_BUDGET_BYTES`], judged from the frame header before any
+//! pixel is decoded),  with IDCT scaling, box-filters,
 //! applies the Exif orientation and re-encodes a small upright RGB JPEG that
 //! carries no metadata.
 
 mod eoi;
 mod exif_rewrite;
+mod interscan;
 mod markers;
 mod sniff;
 #[cfg(test)]
 mod test_util;
 mod thumbnail;
 
+pub use interscan::scan_parts;
 pub use markers::strip_metadata;
 pub use sniff::{ImageFormat, detect_format};
 pub use thumbnail::thumbnail;
@@ -42,6 +45,13 @@ pub const TAG_DATE_TIME_ORIGINAL: u16 = 0x9003;
 /// Guards against decompression bombs: progressive JPEGs need a coefficient
 /// buffer proportional to the full, unscaled image size.
 pub const MAX_THUMBNAIL_SOURCE_PIXELS: u64 = 256 * 1024 * 1024;
+
+/// The most memory [`thumbnail`] lets the decoder take, judged from the frame header before
+/// decoding: the decoded (DCT-scaled) pixels, plus for progressive files the coefficient
+/// buffer of the whole unscaled image (2 bytes per sample), and for lossless files (which
+/// cannot be scaled) the full image. A 48 MP progressive RGB photo needs 288 MiB and is
+/// refused; a 48 MP baseline one decodes at 1/8 scale in under 3 MiB.
+pub const THUMBNAIL_DECODE_BUDGET_BYTES: u64 = 96 * 1024 * 1024;
 
 const TAG_EXIF_IFD: u16 = 0x8769;
 const TAG_GPS_IFD: u16 = 0x8825;
@@ -83,6 +93,17 @@ pub enum JpegError {
     InvalidArgument(String),
     #[error("JPEG decoding failed: {0}")]
     Decode(String),
+    #[error(
+        "a {width}x{height} image would need {needed_bytes} bytes to decode, over the thumbnail budget of {budget_bytes}"
+    )]
+    OverBudget {
+        width: u16,
+        height: u16,
+        needed_bytes: u64,
+        budget_bytes: u64,
+    },
+    #[error("HEIC photos are refused until their Exif/XMP location can be stripped: capture JPEG")]
+    HeicRefused,
     #[error("JPEG encoding failed: {0}")]
     Encode(String),
 }

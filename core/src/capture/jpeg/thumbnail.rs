@@ -43,9 +43,37 @@ pub fn thumbnail(
     if info.pixel_format == PixelFormat::L16 {
         return Err(JpegError::Unsupported("16-bit lossless JPEG".into()));
     }
-    if info.coding_process != CodingProcess::Lossless {
-        let req = u16::try_from(max_edge).unwrap_or(u16::MAX);
-        decoder.scale(req, req).map_err(decode_err)?;
+    // The memory budget, judged from the frame header before any pixel is decoded.
+    let samples = match info.pixel_format {
+        PixelFormat::L8 => 1u64,
+        PixelFormat::L16 => 2,
+        PixelFormat::RGB24 => 3,
+        PixelFormat::CMYK32 => 4,
+    };
+    let full = source_pixels * samples;
+    let (mut needed, (out_w, out_h)) = match info.coding_process {
+        // Lossless cannot be scaled: the whole image is decoded.
+        CodingProcess::Lossless => (full, (info.width, info.height)),
+        process => {
+            let req = u16::try_from(max_edge).unwrap_or(u16::MAX);
+            let scaled = decoder.scale(req, req).map_err(decode_err)?;
+            // Progressive: every coefficient of the unscaled image is held (i16 each).
+            let coefficients = if process == CodingProcess::DctProgressive {
+                full * 2
+            } else {
+                0
+            };
+            (coefficients, scaled)
+        }
+    };
+    needed += u64::from(out_w) * u64::from(out_h) * (samples + 3);
+    if needed > THUMBNAIL_DECODE_BUDGET_BYTES {
+        return Err(JpegError::OverBudget {
+            width: info.width,
+            height: info.height,
+            needed_bytes: needed,
+            budget_bytes: THUMBNAIL_DECODE_BUDGET_BYTES,
+        });
     }
     let pixels = decoder.decode().map_err(decode_err)?;
     let info = decoder
@@ -225,6 +253,67 @@ fn box_downscale(
 mod tests {
     use super::*;
     use crate::capture::jpeg::test_util::*;
+
+    /// `jpeg` with its frame header (SOFn, `sof` the marker byte) claiming `w` x `h`, and
+    /// the marker byte replaced by `as_sof`.
+    fn claiming(jpeg: &[u8], sof: u8, as_sof: u8, w: u16, h: u16) -> Vec<u8> {
+        let mut out = jpeg.to_vec();
+        let at = out
+            .windows(2)
+            .position(|m| m == [0xFF, sof])
+            .expect("frame header");
+        out[at + 1] = as_sof;
+        out[at + 5..at + 7].copy_from_slice(&h.to_be_bytes());
+        out[at + 7..at + 9].copy_from_slice(&w.to_be_bytes());
+        if as_sof == 0xC3 {
+            // Lossless frames name no quantization table.
+            for c in 0..usize::from(out[at + 9]) {
+                out[at + 12 + 3 * c] = 0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_huge_progressive_jpeg_is_refused_before_decoding() {
+        let bomb = claiming(&progressive_jpeg(16, 16), 0xC2, 0xC2, 12_000, 12_000);
+        match thumbnail(&bomb, 320, None) {
+            Err(JpegError::OverBudget {
+                width: 12_000,
+                needed_bytes,
+                budget_bytes,
+                ..
+            }) => assert!(needed_bytes > budget_bytes),
+            other => panic!("a 144 MP progressive JPEG was decoded: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_huge_lossless_jpeg_is_refused_before_decoding() {
+        let clean = strip_metadata(&jpeg_fixture(&spec(false)), &StripPolicy::default())
+            .expect("strip")
+            .to_vec();
+        let bomb = claiming(&clean, 0xC0, 0xC3, 10_000, 10_000);
+        let r = thumbnail(&bomb, 320, None);
+        assert!(
+            matches!(r, Err(JpegError::OverBudget { .. })),
+            "a 100 MP lossless JPEG was decoded: {r:?}"
+        );
+    }
+
+    #[test]
+    fn a_huge_baseline_jpeg_is_scaled_within_the_budget() {
+        // 144 MP baseline: decoded at 1/8 scale, well within the budget (the pixel data of
+        // this crafted file does not match its header, so decoding itself then fails).
+        let clean = strip_metadata(&jpeg_fixture(&spec(false)), &StripPolicy::default())
+            .expect("strip")
+            .to_vec();
+        let big = claiming(&clean, 0xC0, 0xC0, 12_000, 12_000);
+        assert!(!matches!(
+            thumbnail(&big, 320, None),
+            Err(JpegError::OverBudget { .. })
+        ));
+    }
 
     #[test]
     fn thumbnail_fits_and_has_no_metadata() {
