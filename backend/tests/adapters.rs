@@ -940,6 +940,16 @@ async fn objects_feed_and_uploads(h: Harness) {
             .unwrap()
             .is_none()
     );
+    // The batched form: only the objects that exist, each with its kind.
+    let missing = ObjectId::random();
+    let found = os
+        .any_versions(t, &[a.object_id, photo.object_id, missing])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[&a.object_id].kind, a.kind);
+    assert_eq!(found[&photo.object_id].object_id, photo.object_id);
+    assert!(!found.contains_key(&missing));
     assert_eq!(
         os.get_object(t, a.object_id, a.version_id).await.unwrap(),
         Some(with_seq(&a, 1))

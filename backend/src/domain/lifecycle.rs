@@ -145,6 +145,9 @@ pub async fn rescue(
     let mut results = Vec::with_capacity(req.objects.len());
     let mut stored_count = 0u32;
     let mut owners = Owners::default();
+    owners
+        .prefetch(env, tenant, req.objects.iter().map(|i| i.object_id))
+        .await?;
     let mut access = AccessCache::new(env, caller);
     // Client records first: a client created offline on the lost phone may come with its notes.
     let mut order: Vec<usize> = (0..req.objects.len()).collect();

@@ -228,6 +228,9 @@ pub async fn push(
     // Every version must keep its object's kind and client (the server checks it: a clinician
     // on client A's team cannot add versions to client B's objects by tagging them A).
     let mut owners = Owners::default();
+    owners
+        .prefetch(env, tenant, req.objects.iter().map(|i| i.object_id))
+        .await?;
     let clients = owners
         .keep_consistent(env, tenant, clients, req, &mut results)
         .await?;
@@ -326,6 +329,29 @@ fn family(kind: u8) -> u8 {
 pub(super) struct Owners(HashMap<ObjectId, Option<(u8, ObjectId)>>);
 
 impl Owners {
+    /// Looks up every object of `batch` not known yet, in one port call.
+    pub(super) async fn prefetch(
+        &mut self,
+        env: Env<'_>,
+        tenant: TenantId,
+        objects: impl IntoIterator<Item = ObjectId>,
+    ) -> DomainResult<()> {
+        let mut wanted: Vec<ObjectId> = objects
+            .into_iter()
+            .filter(|o| !self.0.contains_key(o))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let found = env.stores.objects.any_versions(tenant, &wanted).await?;
+        for o in wanted {
+            let known = found
+                .get(&o)
+                .map(|v| (v.kind, v.client_id.unwrap_or(v.object_id)));
+            self.0.insert(o, known);
+        }
+        Ok(())
+    }
+
     /// Why `c` cannot be a version of its object, if it cannot.
     pub(super) async fn refusal(
         &mut self,

@@ -213,6 +213,21 @@ pub trait ObjectStore: Send + Sync {
         tenant: TenantId,
         object: ObjectId,
     ) -> StoreResult<Option<StoredObject>>;
+    /// [`any_version`](Self::any_version) of each of `objects` (those that exist), in as few
+    /// round trips as the adapter can: a push checks every item's object this way.
+    async fn any_versions(
+        &self,
+        tenant: TenantId,
+        objects: &[ObjectId],
+    ) -> StoreResult<std::collections::HashMap<ObjectId, StoredObject>> {
+        let mut out = std::collections::HashMap::new();
+        for o in objects {
+            if let Some(v) = self.any_version(tenant, *o).await? {
+                out.insert(*o, v);
+            }
+        }
+        Ok(out)
+    }
     /// Stores (creates or replaces) the state of a photo upload.
     async fn put_upload(&self, tenant: TenantId, upload: &UploadState) -> StoreResult<()>;
     /// The upload state of an object version, if one was started.

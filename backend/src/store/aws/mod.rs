@@ -87,8 +87,8 @@ pub struct AwsSettings {
     pub region: Option<String>,
 }
 
-/// The AWS adapter: SDK clients built once, shared by every request.
-#[derive(Debug)]
+/// The AWS adapter: SDK clients built once, shared by every request (cloning shares them).
+#[derive(Debug, Clone)]
 pub struct Aws {
     table: Table,
     s3: aws_sdk_s3::Client,

@@ -37,6 +37,8 @@ const ENV: &str = "env";
 const FEED_COUNTER: &str = "FEED";
 /// How often a put retries after losing the counter race before giving up.
 const MAX_ATTEMPTS: u32 = 25;
+/// Object lookups a push runs at once against DynamoDB.
+const LOOKUP_CONCURRENCY: usize = 16;
 
 fn version_sk(object: ObjectId, version: VersionId) -> String {
     format!("{object}#{version}")
@@ -192,6 +194,30 @@ impl ObjectStore for Aws {
         let fp = Partition::new(tenant, Kind::Feed);
         let item = self.table.get(&fp, &pad(seq)).await?;
         item.as_ref().map(object_from).transpose()
+    }
+
+    async fn any_versions(
+        &self,
+        tenant: TenantId,
+        objects: &[ObjectId],
+    ) -> StoreResult<std::collections::HashMap<ObjectId, StoredObject>> {
+        // A prefix query per object (the version index is keyed by object#version), at most
+        // `LOOKUP_CONCURRENCY` at a time.
+        let mut out = std::collections::HashMap::new();
+        for chunk in objects.chunks(LOOKUP_CONCURRENCY) {
+            let mut set = tokio::task::JoinSet::new();
+            for o in chunk {
+                let (aws, o) = (self.clone(), *o);
+                set.spawn(async move { (o, aws.any_version(tenant, o).await) });
+            }
+            while let Some(done) = set.join_next().await {
+                let (o, found) = done.map_err(|e| StoreError::Backend(e.to_string()))?;
+                if let Some(v) = found? {
+                    out.insert(o, v);
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn put_upload(&self, tenant: TenantId, upload: &UploadState) -> StoreResult<()> {

@@ -210,6 +210,43 @@ impl ObjectStore for Embedded {
         .await
     }
 
+    async fn any_versions(
+        &self,
+        tenant: TenantId,
+        objects: &[ObjectId],
+    ) -> StoreResult<std::collections::HashMap<ObjectId, StoredObject>> {
+        let (id, ids): (String, Vec<String>) =
+            (t(tenant), objects.iter().map(ObjectId::to_string).collect());
+        self.run(move |c| {
+            let mut out = std::collections::HashMap::new();
+            // One query per 500 objects (well under SQLite's bound-parameter limit).
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let sql = format!(
+                    "SELECT object_id, seq, version_id, meta FROM objects
+                     WHERE tenant = ? AND object_id IN ({marks})"
+                );
+                let mut stmt = c.prepare(&sql)?;
+                let params = std::iter::once(&id).chain(chunk.iter());
+                let rows = stmt.query_map(rusqlite::params_from_iter(params), |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Vec<u8>>(3)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (o, seq, v, meta) = row?;
+                    let obj = row_to_object(seq, &o, &v, &meta, None)?;
+                    out.entry(obj.object_id).or_insert(obj);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn get_object(
         &self,
         tenant: TenantId,
