@@ -237,3 +237,73 @@ async fn wipe_endpoints_accept_only_the_revoked_device_and_a_genuine_receipt() {
     let r = app.call(&clin, "GET", &app.t("/me"), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+/// A wiped phone delivers its receipt without a session (so no signing secret has to outlive
+/// the shred): it proves itself by the device key's signature. Forged, foreign, unknown and
+/// repeated receipts are refused alike.
+#[tokio::test]
+async fn a_receipt_proves_itself_without_a_session() {
+    let app = TestApp::new().await;
+    let mut admin = app.admin().await;
+    let clin = app.staff(&admin, "clinician", "C", true).await;
+    let other = app.staff(&admin, "clinician", "O", true).await;
+    app.step_up(&mut admin).await;
+    let r = app
+        .call(
+            &admin,
+            "POST",
+            &app.t(&format!("/devices/{}/revoke", clin.device_id)),
+            None,
+        )
+        .await;
+    let command = r.body["wipe_command_id"].as_str().unwrap().to_string();
+    let dev = clin.device_id.to_string();
+    let path = app.t("/wipe/receipts");
+    let (stranger, _) = DeviceKey::generate().unwrap();
+    for (why, body) in [
+        (
+            "signed by another key",
+            receipt(&app, &stranger, &dev, &command),
+        ),
+        ("another command", receipt(&app, &clin.key, &dev, "other")),
+        (
+            "an active device",
+            receipt(&app, &other.key, &other.device_id.to_string(), &command),
+        ),
+        (
+            "an unknown device",
+            receipt(
+                &app,
+                &clin.key,
+                &ward_proto::DeviceId::random().to_string(),
+                &command,
+            ),
+        ),
+        ("not a receipt", json!({"receipt": "{}", "signature": "AA"})),
+    ] {
+        let r = app.post(&path, body).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{why}: {:?}", r.body);
+        assert_eq!(r.body["error"]["code"], "bad_receipt", "{why}");
+    }
+    let genuine = receipt(&app, &clin.key, &dev, &command);
+    let r = app.post(&path, genuine.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.body["receipt"]["wiped_at_ms"].as_i64().is_some());
+    let r = app.post(&path, genuine).await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a second time: {:?}",
+        r.body
+    );
+    let r = app.call(&admin, "GET", &app.t("/devices"), None).await;
+    let row = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["device_id"] == dev)
+        .unwrap()
+        .clone();
+    assert_eq!(row["status"], "wiped");
+}

@@ -104,3 +104,25 @@ pub async fn wipe_receipt(
         rules::wipe_receipt(state.env(), &ctx.caller, wipe, signed).await?,
     ))
 }
+
+/// `POST /v1/tenants/{tenant}/wipe/receipts` (public: the receipt is signed by the device key
+/// and proves itself): a wiped phone's receipt without a session. Rate-limited per address.
+pub async fn wipe_receipt_public(
+    State(state): State<AppState>,
+    Path(tenant): Path<String>,
+    source: super::SourceAddr,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<WipeState>> {
+    let tenant: ward_proto::TenantId = path_id(&tenant, "tenant")?;
+    state
+        .throttle(
+            tenant,
+            crate::domain::throttle::Attempt::LoginFinish,
+            &source,
+        )
+        .await?;
+    let signed: SignedReceipt = super::parse_body(body)?;
+    Ok(Json(
+        rules::wipe_receipt_public(state.env(), tenant, signed).await?,
+    ))
+}

@@ -210,6 +210,9 @@ pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
             "A revoked device's rescue upload before its wipe", (PushRequest) => json = Vec<PushResult>;
         post "/v1/tenants/{tenant}/wipe/receipt" => lifecycle::wipe_receipt, Session,
             "A revoked device's signed wipe receipt", (SignedReceipt) => json = WipeState;
+        post "/v1/tenants/{tenant}/wipe/receipts" => lifecycle::wipe_receipt_public, Public,
+            "A wiped device's signed receipt without a session (it is signed by the device key)",
+            (SignedReceipt) => json = WipeState;
         post "/v1/tenants/{tenant}/keys/release" => keys::release, Device,
             "Tenant keys sealed to a one-time X25519 key", (keys::ReleaseRequest) => json = keys::Released;
         post "/v1/tenants/{tenant}/objects/push" => sync::push, Device, "Push envelopes (idempotent per version)",

@@ -248,9 +248,47 @@ pub async fn wipe_receipt(
     wipe: WipeState,
     signed: SignedReceipt,
 ) -> DomainResult<WipeState> {
-    let tenant = caller.tenant;
+    record_receipt(env, caller.tenant, &caller.device, wipe, signed).await
+}
+
+/// The same receipt without a session: the receipt is signed by the device key itself, so it
+/// proves itself. A wiped phone that lost its session (or never kept it, so that no signing
+/// secret outlives the shred) delivers it here. Unknown devices, devices with no pending wipe
+/// and receipts that do not verify are refused alike (`400 bad_receipt`), so nothing is learnt
+/// by probing.
+pub async fn wipe_receipt_public(
+    env: Env<'_>,
+    tenant: TenantId,
+    signed: SignedReceipt,
+) -> DomainResult<WipeState> {
+    #[derive(serde::Deserialize)]
+    struct Names {
+        device: ward_proto::DeviceId,
+    }
+    let bad = || DomainError::invalid(ErrorCode::BadReceipt, "not a receipt for a pending wipe");
+    let names: Names = serde_json::from_str(&signed.receipt).map_err(|_| bad())?;
+    let device = env
+        .stores
+        .devices
+        .get_device(tenant, names.device)
+        .await?
+        .ok_or_else(bad)?;
+    let wipe = match (&device.status, &device.wipe) {
+        (DeviceStatus::Revoked, Some(w)) if w.receipt.is_none() => w.clone(),
+        _ => return Err(bad()),
+    };
+    record_receipt(env, tenant, &device, wipe, signed).await
+}
+
+async fn record_receipt(
+    env: Env<'_>,
+    tenant: TenantId,
+    device: &crate::model::Device,
+    wipe: WipeState,
+    signed: SignedReceipt,
+) -> DomainResult<WipeState> {
     let receipt = signed
-        .verify(&caller.device.public_key, tenant, caller.device.device_id)
+        .verify(&device.public_key, tenant, device.device_id)
         .map_err(|e| DomainError::invalid(ErrorCode::BadReceipt, e.to_string()))?;
     if receipt.command_id != wipe.command_id {
         return Err(DomainError::invalid(
@@ -268,26 +306,27 @@ pub async fn wipe_receipt(
     });
     env.stores
         .lifecycle
-        .set_device_wipe(tenant, caller.device.device_id, &done)
+        .set_device_wipe(tenant, device.device_id, &done)
         .await?;
     env.stores
         .devices
         .set_device_status(
             tenant,
-            caller.device.device_id,
+            device.device_id,
             &[DeviceStatus::Revoked],
             DeviceStatus::Wiped,
         )
         .await?;
-    caller
-        .audit(
-            env,
-            "device.wiped",
-            Some(format!(
-                "{} rescued, {} photos lost",
-                receipt.rescued_versions, receipt.unrescued_photos
-            )),
-        )
-        .await?;
+    let record = crate::model::AuditRecord {
+        at_ms: env.now(),
+        actor: device.user_id.to_string(),
+        device_id: Some(device.device_id),
+        action: "device.wiped".into(),
+        target: Some(format!(
+            "{} rescued, {} photos lost",
+            receipt.rescued_versions, receipt.unrescued_photos
+        )),
+    };
+    env.stores.audit.append(tenant, &record).await?;
     Ok(done)
 }

@@ -3,21 +3,15 @@
 //! The receipt is written to a small file beside the vault folder (atomically, mode 0600)
 //! before the vault is shredded, and sent after; if that send is lost, every later start
 //! sends it again ([`retry_pending`]) and deletes the file once the server has it. The
-//! receipt itself is not sensitive (ids, counts, a signature), but `POST wipe/receipt` is a
-//! signed request with a session, so the file also carries the revoked device's session and
-//! request-signing key. The server accepts them only on the two wipe endpoints of a revoked
-//! device whose wipe is pending, and refuses everything once the receipt arrived; see
-//! docs/apps.md for why the server should take the self-signed receipt without a session.
+//! receipt is not sensitive (ids, counts, a signature by the device key) and proves itself, so
+//! it goes to the public `POST wipe/receipts` without a session: the file holds the receipt and
+//! where to send it, and **no secret** (no session token, no signing key) outlives the shred.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use ward_proto::signing::DeviceKey;
 use ward_proto::wipe::SignedReceipt;
 use ward_proto::{DeviceId, TenantId};
 use zeroize::Zeroizing;
@@ -37,12 +31,6 @@ pub struct PendingReceipt {
     pub tenant: TenantId,
     /// The wiped device.
     pub device_id: DeviceId,
-    /// Its session.
-    pub session_id: String,
-    /// Its bearer token.
-    pub token: String,
-    /// Its request-signing key (PKCS#8, base64url).
-    pub device_key: String,
     /// The signed receipt.
     pub receipt: SignedReceipt,
 }
@@ -56,24 +44,13 @@ impl std::fmt::Debug for PendingReceipt {
     }
 }
 
-impl Drop for PendingReceipt {
-    fn drop(&mut self) {
-        use zeroize::Zeroize;
-        self.token.zeroize();
-        self.device_key.zeroize();
-    }
-}
-
 impl PendingReceipt {
-    /// A pending receipt for `receipt`, to be sent with `session` to `api`.
+    /// A pending receipt for `receipt` of `session`'s device, to be sent to `api`.
     pub fn new(api: &ApiClient, session: &Session, receipt: SignedReceipt) -> Self {
         Self {
             server: api.base().to_string(),
             tenant: api.tenant(),
             device_id: session.device_id,
-            session_id: session.session_id.clone(),
-            token: session.token.to_string(),
-            device_key: URL_SAFE_NO_PAD.encode(session.key.expose_pkcs8()),
             receipt,
         }
     }
@@ -129,25 +106,14 @@ pub async fn send(vault_dir: &Path, api: Option<&ApiClient>) -> Result<bool, Cor
     let Some(p) = load(&path)? else {
         return Ok(true);
     };
-    let key = URL_SAFE_NO_PAD
-        .decode(&p.device_key)
-        .ok()
-        .and_then(|k| DeviceKey::from_pkcs8(&k).ok())
-        .ok_or_else(|| CoreError::corrupt("wipe receipt", "bad device key"))?;
-    let session = Session {
-        device_id: p.device_id,
-        session_id: p.session_id.clone(),
-        token: Zeroizing::new(p.token.clone()),
-        key,
-    };
     let api = match api {
         Some(a) => a.clone(),
         None => ApiClient::new(&p.server, p.tenant, Arc::new(SystemClock))
             .map_err(|e| CoreError::Invalid(e.to_string()))?,
     };
-    let rest = api.path("/wipe/receipt");
+    let rest = api.path("/wipe/receipts");
     let sent: Result<serde_json::Value, SyncError> =
-        retry(|| api.signed_json(&session, Method::POST, &rest, &p.receipt)).await;
+        retry(|| api.post_public(&rest, &p.receipt)).await;
     match sent {
         Ok(_) => {}
         // The server already holds a receipt (a lost answer to a delivered one) or refuses
