@@ -212,15 +212,7 @@ async fn a_version_keeps_its_objects_client_and_kind() {
     let desk = app.staff(&admin, "front_desk", "D", true).await;
     let keys = release_keys(&app, &a).await;
     // A creates client X, B creates client Y with a note.
-    let (x, x_env) = envelope(
-        &app.tenant,
-        &keys[0],
-        ObjectId::random(),
-        Kind::Client,
-        b"x",
-    );
-    let r = push(&app, &a, vec![item(&x, None, &x_env)]).await;
-    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+    let x = common::push_client(&app, &a, &keys[0]).await;
     let (y, y_env) = envelope(
         &app.tenant,
         &keys[0],
@@ -260,13 +252,6 @@ async fn a_version_keeps_its_objects_client_and_kind() {
     assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
 }
 
-async fn revoke(app: &TestApp, admin: &mut common::Device, d: &common::Device) {
-    app.step_up(admin).await;
-    let path = app.t(&format!("/devices/{}/revoke", d.device_id));
-    let r = app.call(admin, "POST", &path, None).await;
-    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
-}
-
 async fn rescue(app: &TestApp, d: &common::Device, items: Vec<Value>) -> common::Resp {
     let body = serde_json::json!({ "objects": items });
     app.call(d, "POST", &app.t("/wipe/quarantine"), Some(body))
@@ -286,23 +271,15 @@ async fn a_rescue_is_checked_like_a_push() {
     let other = app.staff(&admin, "clinician", "Other", true).await;
     let desk = app.staff(&admin, "front_desk", "Desk", true).await;
     let keys = release_keys(&app, &owner).await;
-    let (x, x_env) = envelope(
-        &app.tenant,
-        &keys[0],
-        ObjectId::random(),
-        Kind::Client,
-        b"x",
-    );
-    let r = push(&app, &owner, vec![item(&x, None, &x_env)]).await;
-    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+    let x = common::push_client(&app, &owner, &keys[0]).await;
 
-    revoke(&app, &mut admin, &desk).await;
+    app.revoke(&mut admin, &desk).await;
     let (n, n_env) = envelope(&app.tenant, &keys[0], ObjectId::random(), Kind::Note, b"n");
     let r = rescue(&app, &desk, vec![item(&n, Some(x.object), &n_env)]).await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body[0]["status"], "rejected", "front desk rescued a note");
 
-    revoke(&app, &mut admin, &other).await;
+    app.revoke(&mut admin, &other).await;
     // A version of existing client X's record, from a clinician not on X's team.
     let (x2, x2_env) = envelope(&app.tenant, &keys[0], x.object, Kind::Client, b"x2");
     // And a client created offline on that phone, with a note: both rescued.

@@ -214,16 +214,7 @@ async fn wipe_endpoints_accept_only_the_revoked_device_and_a_genuine_receipt() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert!(r.body["receipt"]["wiped_at_ms"].as_i64().is_some());
-    let r = app.call(&admin, "GET", &app.t("/devices"), None).await;
-    let row = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["device_id"] == dev)
-        .unwrap()
-        .clone();
-    assert_eq!(row["status"], "wiped");
+    assert_eq!(app.device_status(&admin, &dev).await, "wiped");
     // A wiped device is just refused from now on (no more wipe command, no second receipt).
     let r = app
         .call(
@@ -247,16 +238,8 @@ async fn a_receipt_proves_itself_without_a_session() {
     let mut admin = app.admin().await;
     let clin = app.staff(&admin, "clinician", "C", true).await;
     let other = app.staff(&admin, "clinician", "O", true).await;
-    app.step_up(&mut admin).await;
-    let r = app
-        .call(
-            &admin,
-            "POST",
-            &app.t(&format!("/devices/{}/revoke", clin.device_id)),
-            None,
-        )
-        .await;
-    let command = r.body["wipe_command_id"].as_str().unwrap().to_string();
+    let revoked = app.revoke(&mut admin, &clin).await;
+    let command = revoked["wipe_command_id"].as_str().unwrap().to_string();
     let dev = clin.device_id.to_string();
     let path = app.t("/wipe/receipts");
     let (stranger, _) = DeviceKey::generate().unwrap();
@@ -296,14 +279,5 @@ async fn a_receipt_proves_itself_without_a_session() {
         "a second time: {:?}",
         r.body
     );
-    let r = app.call(&admin, "GET", &app.t("/devices"), None).await;
-    let row = r
-        .body
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["device_id"] == dev)
-        .unwrap()
-        .clone();
-    assert_eq!(row["status"], "wiped");
+    assert_eq!(app.device_status(&admin, &dev).await, "wiped");
 }

@@ -370,3 +370,35 @@ pub async fn push(app: &TestApp, d: &Device, items: Vec<Value>) -> Resp {
     app.call(d, "POST", &app.t("/objects/push"), Some(body))
         .await
 }
+
+impl TestApp {
+    /// Revokes `d` after a step-up of `admin`; the answer (`Revoked`).
+    pub async fn revoke(&self, admin: &mut Device, d: &Device) -> Value {
+        self.step_up(admin).await;
+        let path = self.t(&format!("/devices/{}/revoke", d.device_id));
+        let r = self.call(admin, "POST", &path, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+        r.body
+    }
+
+    /// `device`'s status in the admin's device list.
+    pub async fn device_status(&self, admin: &Device, device: &str) -> String {
+        let r = self.call(admin, "GET", &self.t("/devices"), None).await;
+        let list = r.body.as_array().unwrap();
+        let row = list.iter().find(|d| d["device_id"] == device).unwrap();
+        row["status"].as_str().unwrap().to_string()
+    }
+}
+
+/// `d` creates a new client (a client record version under `key`); its reference.
+pub async fn push_client(
+    app: &TestApp,
+    d: &Device,
+    key: &ward_proto::TenantKey,
+) -> ward_proto::ObjectRef {
+    let id = ward_proto::ObjectId::random();
+    let (x, x_env) = envelope(&app.tenant, key, id, ward_proto::Kind::Client, b"client");
+    let r = push(app, d, vec![item(&x, None, &x_env)]).await;
+    assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
+    x
+}
