@@ -169,6 +169,7 @@ export async function openTenantKeys(requestKey, released, tenant) {
 // ---------------------------------------------------------------- envelopes
 
 export const KIND = { client: 1, note: 2, photo_meta: 3, photo_content: 4, thumbnail: 5, consent: 6 };
+const NOTE_STATE = { 1: 'draft', 2: 'signed', 3: 'addendum' };
 const HEADER_LEN = 124;
 const TAG_LEN = 16;
 
@@ -176,10 +177,19 @@ const TAG_LEN = 16;
 export function parseHeader(bytes) {
   if (bytes.length < HEADER_LEN) throw new Error('envelope shorter than its header');
   if (dec.decode(bytes.subarray(0, 4)) !== 'WARD') throw new Error('not a Ward envelope');
-  if (bytes[4] !== 1) throw new Error(`unsupported envelope format ${bytes[4]}`);
-  if (bytes[6] !== 0 || bytes[7] !== 0) throw new Error('unsupported envelope flags');
+  // Format 1: bytes 6..8 zero. Format 2: byte 6 is a note's state (1 draft, 2 signed,
+  // 3 addendum; 0 for every other kind), byte 7 zero. Both are bound into the AAD.
+  const format = bytes[4];
+  if (format !== 1 && format !== 2) throw new Error(`unsupported envelope format ${format}`);
+  if (bytes[7] !== 0 || (format === 1 && bytes[6] !== 0)) throw new Error('unsupported envelope flags');
+  const isNote = bytes[5] === KIND.note;
+  if (format === 2 && (isNote ? ![1, 2, 3].includes(bytes[6]) : bytes[6] !== 0)) {
+    throw new Error(`bad note state ${bytes[6]}`);
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
+    format,
+    noteState: format === 2 && isNote ? NOTE_STATE[bytes[6]] : null,
     kind: bytes[5],
     tenant: uuidString(bytes.subarray(8, 24)),
     object: uuidString(bytes.subarray(24, 40)),

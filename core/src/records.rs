@@ -4,7 +4,7 @@
 //! part of the sync format: add fields with `#[serde(default)]`, never rename or remove.
 
 use serde::{Deserialize, Serialize};
-use ward_proto::{ObjectId, VersionId};
+use ward_proto::{NoteState, ObjectId, VersionId};
 
 /// A client (patient).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -105,6 +105,18 @@ pub struct NoteRecord {
     /// For an addendum: the signed note version it amends.
     #[serde(default)]
     pub amends: Option<VersionRef>,
+}
+
+impl NoteRecord {
+    /// The state its envelope header states (format 2): what the server keeps locked, and
+    /// what a reader checks the header against.
+    pub fn envelope_state(&self) -> NoteState {
+        match (self.amends, self.status) {
+            (Some(_), _) => NoteState::Addendum,
+            (None, NoteStatusRecord::Signed) => NoteState::Signed,
+            (None, NoteStatusRecord::Draft) => NoteState::Draft,
+        }
+    }
 }
 
 /// Consent scopes.

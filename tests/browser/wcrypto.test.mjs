@@ -39,12 +39,25 @@ test('base64url and uuid helpers', () => {
   assert.equal(uuidBytes(vectors.tenant).length, 16);
 });
 
+test('both envelope formats are covered', () => {
+  const formats = vectors.envelopes.map((v) => fromB64url(v.envelope)[4]);
+  assert.deepEqual(formats, [1, 1, 2, 2]);
+});
+
 for (const v of vectors.envelopes) {
   test(`ward-proto envelope opens in WebCrypto: ${v.name}`, async () => {
     const keys = await tenantKeys();
     const bytes = fromB64url(v.envelope);
     const h = parseHeader(bytes);
     assert.equal(h.epoch, vectors.epoch);
+    assert.equal(h.noteState, { 1: 'draft', 2: 'signed', 3: 'addendum' }[v.note_state] ?? null);
+    if (h.format === 2) {
+      // The state byte is authenticated: relabelled, the envelope no longer opens.
+      const relabelled = bytes.slice();
+      relabelled[6] = v.kind === 2 ? (bytes[6] % 3) + 1 : 2;
+      await assert.rejects(openEnvelope(
+        { tenant: vectors.tenant, object: v.object_id, version: v.version_id, kind: v.kind }, keys, relabelled));
+    }
     const expected = { tenant: vectors.tenant, object: v.object_id, version: v.version_id, kind: v.kind };
     const plain = await openEnvelope(expected, keys, bytes);
     assert.equal(dec.decode(plain), v.plaintext);

@@ -11,9 +11,10 @@
 //! ```text
 //! offset len  field
 //!      0   4  magic "WARD"
-//!      4   1  format version (1)
+//!      4   1  format version (1 or 2)
 //!      5   1  kind
-//!      6   2  flags (0; reserved)
+//!      6   1  note state (format 2: 1 draft, 2 signed, 3 addendum for notes; 0 otherwise)
+//!      7   1  reserved (0)
 //!      8  16  tenant id
 //!     24  16  object id
 //!     40  16  version id          -- bytes 0..56: identity, AAD of every chunk
@@ -23,6 +24,13 @@
 //!     76  48  wrapped CEK (32 + 16 tag)
 //!    124   …  chunks: ciphertext + 16-byte tag each
 //! ```
+//!
+//! Format 2 (written since the server locks signed notes, ADR 0013) differs from format 1 only
+//! in byte 6: a note states whether it is a draft, a signed version or an addendum. The byte is
+//! inside the identity prefix, so it is authenticated like the object id: the server can read
+//! it without any key to refuse a new version over a signed note, and a reader that opens the
+//! note checks that the stated state is the one the content says. Format 1 envelopes (every
+//! byte 6..8 zero) stay readable forever.
 
 use ring::aead::{Aad, NONCE_LEN, Nonce};
 use zeroize::Zeroizing;
@@ -36,8 +44,11 @@ use crate::stream::{
 
 /// Magic bytes that open every envelope.
 pub const MAGIC: [u8; 4] = *b"WARD";
-/// The envelope format version this code writes. Readers keep accepting every older version.
+/// The first envelope format (no note state). Still read, no longer written.
 pub const FORMAT_V1: u8 = 1;
+/// The envelope format version this code writes: format 1 plus the note state in byte 6.
+/// Readers keep accepting every older version.
+pub const FORMAT_V2: u8 = 2;
 /// Length of the envelope header.
 pub const HEADER_LEN: usize = 124;
 const WRAP_AAD_LEN: usize = 64;
@@ -78,6 +89,35 @@ impl Kind {
     }
 }
 
+/// Where a note version is in its life, stated in the authenticated header (format 2) so that
+/// the server, which holds no key, can keep a signed note locked. The numeric values are part
+/// of the wire format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum NoteState {
+    /// An editable draft: later versions may follow.
+    Draft = 1,
+    /// A signed version: the note is locked, nothing may follow it.
+    Signed = 2,
+    /// An addendum to a signed note: a note of its own, written once and locked.
+    Addendum = 3,
+}
+
+impl NoteState {
+    /// Parses the wire value.
+    pub fn from_u8(v: u8) -> Option<Self> {
+        [Self::Draft, Self::Signed, Self::Addendum]
+            .into_iter()
+            .find(|s| *s as u8 == v)
+    }
+
+    /// Whether a version in this state locks its note (no version may follow it).
+    pub fn locks(self) -> bool {
+        matches!(self, Self::Signed | Self::Addendum)
+    }
+}
+
 /// The identity an envelope is bound to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ObjectRef {
@@ -109,6 +149,9 @@ pub enum EnvelopeError {
     /// Reserved flags set.
     #[error("unsupported envelope flags {0:#06x}")]
     UnsupportedFlags(u16),
+    /// A note without a valid state, or another kind with one (format 2).
+    #[error("a note envelope must state draft, signed or addendum, and no other kind may ({0})")]
+    NoteState(u8),
     /// The envelope is valid but belongs to another object (replay or mix-up).
     #[error("envelope belongs to another object")]
     Mismatch,
@@ -167,6 +210,8 @@ pub struct Header {
     pub epoch: u32,
     /// Plaintext bytes per chunk.
     pub chunk_size: u32,
+    /// A note's state (format 2); `None` for other kinds and for every format-1 envelope.
+    pub note: Option<NoteState>,
     wrap_nonce: [u8; NONCE_LEN],
     wrapped_cek: [u8; WRAPPED_LEN],
 }
@@ -181,14 +226,23 @@ impl Header {
         if h[0..4] != MAGIC {
             return Err(EnvelopeError::BadMagic);
         }
-        if h[4] != FORMAT_V1 {
-            return Err(EnvelopeError::UnsupportedFormat(h[4]));
-        }
         let kind = Kind::from_u8(h[5]).ok_or(EnvelopeError::UnknownKind(h[5]))?;
-        let flags = u16::from_be_bytes([h[6], h[7]]);
-        if flags != 0 {
-            return Err(EnvelopeError::UnsupportedFlags(flags));
-        }
+        let note = match h[4] {
+            FORMAT_V1 => {
+                let flags = u16::from_be_bytes([h[6], h[7]]);
+                if flags != 0 {
+                    return Err(EnvelopeError::UnsupportedFlags(flags));
+                }
+                None
+            }
+            FORMAT_V2 => {
+                if h[7] != 0 {
+                    return Err(EnvelopeError::UnsupportedFlags(u16::from(h[7])));
+                }
+                stated(kind, h[6])?
+            }
+            other => return Err(EnvelopeError::UnsupportedFormat(other)),
+        };
         let id16 = |at: usize| -> [u8; 16] {
             let mut a = [0u8; 16];
             a.copy_from_slice(&h[at..at + 16]);
@@ -208,6 +262,7 @@ impl Header {
             },
             epoch: u32::from_be_bytes([h[56], h[57], h[58], h[59]]),
             chunk_size: u32::from_be_bytes([h[60], h[61], h[62], h[63]]),
+            note,
             wrap_nonce,
             wrapped_cek,
         })
@@ -227,7 +282,8 @@ impl Header {
         a[0..4].copy_from_slice(&MAGIC);
         a[4] = self.format;
         a[5] = self.object.kind as u8;
-        // a[6..8]: flags, always zero in format 1.
+        // a[6]: the note state (format 2; zero otherwise); a[7]: reserved, zero.
+        a[6] = self.note.map_or(0, |s| s as u8);
         a[8..24].copy_from_slice(self.object.tenant.as_bytes());
         a[24..40].copy_from_slice(self.object.object.as_bytes());
         a[40..56].copy_from_slice(self.object.version.as_bytes());
@@ -245,15 +301,18 @@ impl Header {
     /// A header for a new object version with a fresh content key wrapped under `tenant_key`.
     fn new_sealed(
         object: ObjectRef,
+        note: Option<NoteState>,
         tenant_key: &TenantKey,
         chunk_size: u32,
     ) -> Result<(Self, ContentKey), EnvelopeError> {
+        stated(object.kind, note.map_or(0, |s| s as u8))?;
         let cek = ContentKey::generate()?;
         let mut header = Self {
-            format: FORMAT_V1,
+            format: FORMAT_V2,
             object,
             epoch: tenant_key.epoch,
             chunk_size,
+            note,
             wrap_nonce: [0; NONCE_LEN],
             wrapped_cek: [0; WRAPPED_LEN],
         };
@@ -331,6 +390,17 @@ impl Header {
     }
 }
 
+/// The note state byte 6 of a format-2 header gives `kind`: a note must state one, no other
+/// kind may.
+fn stated(kind: Kind, byte: u8) -> Result<Option<NoteState>, EnvelopeError> {
+    match (kind, NoteState::from_u8(byte)) {
+        (Kind::Note, Some(s)) => Ok(Some(s)),
+        (Kind::Note, None) => Err(EnvelopeError::NoteState(byte)),
+        (_, _) if byte == 0 => Ok(None),
+        _ => Err(EnvelopeError::NoteState(byte)),
+    }
+}
+
 /// Starts a streamed envelope (photos): returns the header to write first and the sealer for
 /// the chunks that follow it.
 pub fn begin_stream(
@@ -338,7 +408,16 @@ pub fn begin_stream(
     tenant_key: &TenantKey,
     chunk_size: u32,
 ) -> Result<(Header, ChunkSealer), EnvelopeError> {
-    let (header, cek) = Header::new_sealed(object, tenant_key, chunk_size)?;
+    begin_stream_stated(object, None, tenant_key, chunk_size)
+}
+
+fn begin_stream_stated(
+    object: ObjectRef,
+    note: Option<NoteState>,
+    tenant_key: &TenantKey,
+    chunk_size: u32,
+) -> Result<(Header, ChunkSealer), EnvelopeError> {
+    let (header, cek) = Header::new_sealed(object, note, tenant_key, chunk_size)?;
     let sealer = ChunkSealer::new(&cek, header.identity())?;
     Ok((header, sealer))
 }
@@ -348,13 +427,43 @@ pub fn begin_stream(
 pub struct Envelope;
 
 impl Envelope {
-    /// Seals `plaintext` as a new envelope for `object`, with a fresh content key.
+    /// Seals `plaintext` as a new envelope for `object`, with a fresh content key. Notes state
+    /// their state: seal them with [`Envelope::seal_note`].
     pub fn seal(
         object: ObjectRef,
         tenant_key: &TenantKey,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
-        Self::seal_parts(object, tenant_key, &[plaintext], DEFAULT_CHUNK_SIZE)
+        Self::seal_stated(object, None, tenant_key, plaintext)
+    }
+
+    /// Seals one version of a note, stating `state` in the authenticated header.
+    pub fn seal_note(
+        object: ObjectRef,
+        state: NoteState,
+        tenant_key: &TenantKey,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        Self::seal_stated(object, Some(state), tenant_key, plaintext)
+    }
+
+    /// [`Envelope::seal`] or [`Envelope::seal_note`], by whether `note` is given.
+    pub fn seal_stated(
+        object: ObjectRef,
+        note: Option<NoteState>,
+        tenant_key: &TenantKey,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        let mut out = Vec::new();
+        Self::seal_into(
+            object,
+            note,
+            tenant_key,
+            &[plaintext],
+            DEFAULT_CHUNK_SIZE,
+            &mut out,
+        )?;
+        Ok(out)
     }
 
     /// Seals the concatenation of `parts` (no intermediate copy of the whole plaintext).
@@ -378,7 +487,31 @@ impl Envelope {
         chunk_size: u32,
         out: &mut Vec<u8>,
     ) -> Result<(), EnvelopeError> {
-        let (header, mut sealer) = begin_stream(object, tenant_key, chunk_size)?;
+        Self::seal_into(object, None, tenant_key, parts, chunk_size, out)
+    }
+
+    /// [`Envelope::seal_parts`] with a note state (see [`Envelope::seal_note`]).
+    pub fn seal_parts_stated(
+        object: ObjectRef,
+        note: Option<NoteState>,
+        tenant_key: &TenantKey,
+        parts: &[&[u8]],
+        chunk_size: u32,
+    ) -> Result<Vec<u8>, EnvelopeError> {
+        let mut out = Vec::new();
+        Self::seal_into(object, note, tenant_key, parts, chunk_size, &mut out)?;
+        Ok(out)
+    }
+
+    fn seal_into(
+        object: ObjectRef,
+        note: Option<NoteState>,
+        tenant_key: &TenantKey,
+        parts: &[&[u8]],
+        chunk_size: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), EnvelopeError> {
+        let (header, mut sealer) = begin_stream_stated(object, note, tenant_key, chunk_size)?;
         let mut reader = PartsReader::new(parts);
         let layout = Layout::for_plaintext(reader.total_len(), chunk_size);
         let body_len = usize::try_from(layout.body_len).map_err(|_| StreamError::BufferSize)?;
@@ -402,6 +535,16 @@ impl Envelope {
         keys: &(impl KeyRing + ?Sized),
         envelope: &[u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
+        Self::open_with_header(expected, keys, envelope).map(|(_, plain)| plain)
+    }
+
+    /// [`Envelope::open`], returning the (authenticated) header too: a note's reader checks
+    /// the stated [`NoteState`] against the content.
+    pub fn open_with_header(
+        expected: &ObjectRef,
+        keys: &(impl KeyRing + ?Sized),
+        envelope: &[u8],
+    ) -> Result<(Header, Vec<u8>), EnvelopeError> {
         let header = Header::parse(envelope)?;
         let body = &envelope[HEADER_LEN..];
         let opener = header.opener(expected, keys, body.len() as u64)?;
@@ -414,7 +557,7 @@ impl Envelope {
             buf.extend_from_slice(&body[r.start as usize..r.end as usize]);
             plain.extend_from_slice(opener.open(index, &mut buf)?);
         }
-        Ok(plain)
+        Ok((header, plain))
     }
 }
 

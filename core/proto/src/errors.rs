@@ -118,6 +118,8 @@ codes! {
     InvalidState = "invalid_state",
     /// The quarantined item was already accepted or rejected.
     AlreadyDecided = "already_decided",
+    /// The note is signed (or is an addendum) and takes no further version.
+    NoteLocked = "note_locked",
     /// No wipe is pending for this device.
     NoWipePending = "no_wipe_pending",
     /// Another key rotation ran at the same time; retry.

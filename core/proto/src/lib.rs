@@ -17,6 +17,6 @@ pub mod signing;
 pub mod stream;
 pub mod wipe;
 
-pub use envelope::{Envelope, EnvelopeError, Header, Kind, ObjectRef};
+pub use envelope::{Envelope, EnvelopeError, Header, Kind, NoteState, ObjectRef};
 pub use ids::{DeviceId, ObjectId, TenantId, VersionId};
 pub use keys::{ContentKey, SymmetricKey, TenantKey};

@@ -144,6 +144,7 @@ impl Vault {
                     client: Some(id),
                     parent: None,
                     plaintext: &json,
+                    note: None,
                 },
                 Action::Create,
             )?;
@@ -178,6 +179,7 @@ impl Vault {
                     client: Some(id),
                     parent: Some(base),
                     plaintext: &json,
+                    note: None,
                 },
                 Action::Update,
             )?;

@@ -176,6 +176,7 @@ impl Vault {
                     client: Some(client),
                     parent: None,
                     plaintext: &json,
+                    note: None,
                 },
                 Action::Create,
             )?;
@@ -201,6 +202,7 @@ impl Vault {
                     client: Some(rec.client_id),
                     parent,
                     plaintext: &json,
+                    note: None,
                 },
                 Action::Withdraw,
             )?;

@@ -5,7 +5,7 @@
 //! name the signed version they amend) may follow. If two devices edited the same version, the
 //! note has two heads; both are kept and shown as a conflict.
 
-use ward_proto::{Kind, ObjectId, VersionId};
+use ward_proto::{Kind, NoteState, ObjectId, VersionId};
 
 use crate::domain::clients::{self, parse_id, validate_text};
 use crate::error::{CoreError, Result};
@@ -260,6 +260,7 @@ fn store(
             client: Some(rec.client_id),
             parent,
             plaintext: &json,
+            note: Some(rec.envelope_state()),
         },
         action,
     )
@@ -342,6 +343,7 @@ impl Vault {
                     client: Some(client),
                     parent: None,
                     plaintext: json,
+                    note: Some(NoteState::Draft),
                 })
                 .collect();
             ctx.store_records(&versions, Action::Create)?;

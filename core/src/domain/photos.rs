@@ -287,6 +287,7 @@ impl Vault {
                 client: Some(client),
                 parent: None,
                 plaintext: &[],
+                note: None,
             };
             insert_row(&tx, &content_row, ctx.now_ms, None, Some(file_len))?;
             if let Some(t) = &thumb_bytes {
@@ -295,6 +296,7 @@ impl Vault {
                     client: Some(client),
                     parent: None,
                     plaintext: t,
+                    note: None,
                 };
                 ctx.insert_sealed(&tx, &thumb)?;
             }
@@ -303,6 +305,7 @@ impl Vault {
                 client: Some(client),
                 parent: None,
                 plaintext: &json,
+                note: None,
             };
             ctx.insert_sealed(&tx, &meta_row)?;
             ctx.audit(
@@ -319,6 +322,7 @@ impl Vault {
                 kind: Kind::PhotoMeta,
                 parent: None,
                 created_at_ms: ctx.now_ms,
+                note_state: None,
             };
             ctx.unlocked.index.insert(&row, Ok(&json));
             let (_, view) = record(ctx, photo)?;
@@ -368,6 +372,7 @@ impl Vault {
                 client: Some(rec.client_id),
                 parent: None,
                 plaintext: &thumb,
+                note: None,
             };
             ctx.insert_sealed(ctx.conn, &v)?;
             Ok(true)

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ward_proto::{Kind, ObjectId, VersionId};
+use ward_proto::{Kind, NoteState, ObjectId, VersionId};
 use zeroize::Zeroize;
 
 use crate::records::{ClientRecord, ConsentRecord, NoteBodyRecord, NoteRecord, PhotoRecord};
@@ -103,6 +103,11 @@ pub const UNDECRYPTABLE: &str = "cannot be decrypted on this device";
 /// The wording of [`Unreadable::reason`] for a version of a kind this build does not know.
 pub const UNKNOWN_KIND: &str = "unknown kind of record (a newer Ward may read it)";
 
+/// The wording of [`Unreadable::reason`] for a note whose header states another state than
+/// its content (a forged or mislabelled version: the server's lock relies on the header).
+pub const STATE_MISMATCH: &str =
+    "the note's envelope states another state than its content (draft, signed or addendum)";
+
 /// Raw row of an object version for [`Index::insert`].
 #[derive(Debug)]
 pub struct Row {
@@ -116,6 +121,8 @@ pub struct Row {
     pub parent: Option<VersionId>,
     /// Creation time.
     pub created_at_ms: i64,
+    /// The note state its envelope header states (format-2 notes; `None` otherwise).
+    pub note_state: Option<NoteState>,
 }
 
 fn entry<R>(row: &Row, record: Result<R, String>, search: String) -> VersionEntry<R> {
@@ -140,23 +147,33 @@ impl Index {
         let before = self.unreadable.len();
         self.insert_parsed(row, plaintext);
         let failed = match row.kind {
-            Kind::Client => self.clients.get(&row.object).is_some_and(last_failed),
-            Kind::Note => self.notes.get(&row.object).is_some_and(last_failed),
-            Kind::PhotoMeta => self.photos.get(&row.object).is_some_and(last_failed),
-            Kind::Consent => self.consents.get(&row.object).is_some_and(last_failed),
-            Kind::PhotoContent | Kind::Thumbnail => false,
+            Kind::Client => self.clients.get(&row.object).and_then(last_failed),
+            Kind::Note => self.notes.get(&row.object).and_then(last_failed),
+            Kind::PhotoMeta => self.photos.get(&row.object).and_then(last_failed),
+            Kind::Consent => self.consents.get(&row.object).and_then(last_failed),
+            Kind::PhotoContent | Kind::Thumbnail => None,
         };
-        if failed && self.unreadable.len() == before {
+        if let Some(why) = failed
+            && self.unreadable.len() == before
+        {
+            let reason = match reason {
+                Some(r) => r,
+                None if why == STATE_MISMATCH => STATE_MISMATCH,
+                None => UNKNOWN_FORMAT,
+            };
             self.unreadable.push(Unreadable {
                 object_id: row.object.to_string(),
                 version_id: row.version.to_string(),
                 kind: kind_name(row.kind).into(),
-                reason: reason.unwrap_or(UNKNOWN_FORMAT).into(),
+                reason: reason.into(),
             });
         }
 
-        fn last_failed<R>(v: &Versions<R>) -> bool {
-            v.all.last().is_some_and(|e| e.record.is_err())
+        fn last_failed<R>(v: &Versions<R>) -> Option<&str> {
+            v.all
+                .last()
+                .and_then(|e| e.record.as_ref().err())
+                .map(String::as_str)
         }
     }
 
@@ -175,7 +192,13 @@ impl Index {
                 self.clients.entry(row.object).or_default().all.push(e);
             }
             Kind::Note => {
-                let rec: Result<NoteRecord, _> = parse(plaintext);
+                let rec: Result<NoteRecord, _> =
+                    parse(plaintext).and_then(|n: NoteRecord| match row.note_state {
+                        Some(stated) if stated != n.envelope_state() => {
+                            Err(STATE_MISMATCH.to_string())
+                        }
+                        _ => Ok(n),
+                    });
                 let search = rec
                     .as_ref()
                     .map(|n| n.body.search_text().to_lowercase())

@@ -10,7 +10,7 @@
 //! page, which the insert-if-absent makes harmless.
 
 use rusqlite::{OptionalExtension, params};
-use ward_proto::{Envelope, Kind, ObjectId, ObjectRef, TenantKey, VersionId};
+use ward_proto::{Kind, ObjectId, ObjectRef, TenantKey, VersionId};
 use zeroize::Zeroizing;
 
 use super::index::{Row, UNKNOWN_KIND, Unreadable};
@@ -386,17 +386,18 @@ impl Ctx<'_> {
             ) {
                 continue;
             }
-            let plain = match &it.envelope {
-                Some(env) => Envelope::open(&it.object, self.unlocked.tenant_keys.as_slice(), env)
-                    .map_err(|e| e.to_string()),
-                None => Err("envelope missing".to_string()),
-            };
+            let (note_state, plain) = super::store::open_stated(
+                &it.object,
+                self.unlocked.tenant_keys.as_slice(),
+                it.envelope.as_deref(),
+            );
             let row = Row {
                 object: it.object.object,
                 version: it.object.version,
                 kind: it.object.kind,
                 parent: it.parent,
                 created_at_ms: self.now_ms,
+                note_state,
             };
             self.unlocked
                 .index

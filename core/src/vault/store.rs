@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 use ward_proto::envelope::Envelope;
-use ward_proto::{Kind, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
+use ward_proto::{Kind, NoteState, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
 
 use super::Ctx;
 use super::audit::{self, Action};
@@ -57,6 +57,7 @@ pub(super) fn load_index(
                 .and_then(|p| <[u8; 16]>::try_from(p).ok())
                 .map(VersionId::from_bytes),
             created_at_ms,
+            note_state: None,
         };
         let expected = ObjectRef {
             tenant: *tenant,
@@ -64,13 +65,11 @@ pub(super) fn load_index(
             version: row.version,
             kind,
         };
-        let plain = match envelope {
-            Some(env) => Envelope::open(&expected, keys, &env).map_err(|e| e.to_string()),
-            None => Err("envelope missing".to_string()),
-        };
+        let (note_state, plain) = open_stated(&expected, keys, envelope.as_deref());
         if let Err(reason) = &plain {
             tracing::warn!(object = %row.object, version = %row.version, %reason, "damaged record");
         }
+        let row = Row { note_state, ..row };
         index.insert(&row, plain.as_deref().map_err(Clone::clone));
     }
     // Versions of kinds this build does not know, kept as pulled: listed, never dropped.
@@ -98,6 +97,22 @@ pub(super) fn load_index(
     Ok(index)
 }
 
+/// Opens a stored envelope, returning the note state its header states (format 2 notes) with
+/// the plaintext, or why it does not open.
+pub(super) fn open_stated(
+    expected: &ObjectRef,
+    keys: &[TenantKey],
+    envelope: Option<&[u8]>,
+) -> (Option<NoteState>, std::result::Result<Vec<u8>, String>) {
+    match envelope {
+        Some(env) => match Envelope::open_with_header(expected, keys, env) {
+            Ok((header, plain)) => (header.note, Ok(plain)),
+            Err(e) => (None, Err(e.to_string())),
+        },
+        None => (None, Err("envelope missing".to_string())),
+    }
+}
+
 /// A new object version about to be stored.
 #[derive(Debug)]
 pub struct NewVersion<'a> {
@@ -109,6 +124,8 @@ pub struct NewVersion<'a> {
     pub parent: Option<VersionId>,
     /// Plaintext record (JSON) or image bytes.
     pub plaintext: &'a [u8],
+    /// For a note version, the state its header states (`None` for every other kind).
+    pub note: Option<NoteState>,
 }
 
 impl Ctx<'_> {
@@ -125,7 +142,7 @@ impl Ctx<'_> {
     /// Seals `v` under the current tenant key and inserts it inline in `tx`.
     pub fn insert_sealed(&self, tx: &Connection, v: &NewVersion<'_>) -> Result<()> {
         let key = self.unlocked.current_key()?;
-        let envelope = Envelope::seal(v.object, key, v.plaintext)?;
+        let envelope = Envelope::seal_stated(v.object, v.note, key, v.plaintext)?;
         insert_row(tx, v, self.now_ms, Some(&envelope), None)
     }
 
@@ -181,6 +198,7 @@ impl Ctx<'_> {
                 kind: v.object.kind,
                 parent: v.parent,
                 created_at_ms: self.now_ms,
+                note_state: v.note,
             };
             self.unlocked.index.insert(&row, Ok(v.plaintext));
         }

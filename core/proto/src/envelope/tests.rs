@@ -50,9 +50,123 @@ fn parts_are_concatenated() {
 fn same_plaintext_never_gives_same_ciphertext() {
     let o = obj(Kind::Note);
     let k = TenantKey::generate(1).unwrap();
-    let a = Envelope::seal(o, &k, b"hello").unwrap();
-    let b = Envelope::seal(o, &k, b"hello").unwrap();
+    let a = Envelope::seal_note(o, NoteState::Draft, &k, b"hello").unwrap();
+    let b = Envelope::seal_note(o, NoteState::Draft, &k, b"hello").unwrap();
     assert_ne!(a, b, "a fresh content key per seal");
+}
+
+/// A format-1 envelope as the code before format 2 wrote it (byte 4 = 1, bytes 6..8 zero).
+fn seal_v1(object: ObjectRef, key: &TenantKey, plaintext: &[u8]) -> Vec<u8> {
+    let cek = ContentKey::generate().unwrap();
+    let mut header = Header {
+        format: FORMAT_V1,
+        object,
+        epoch: key.epoch,
+        chunk_size: CS,
+        note: None,
+        wrap_nonce: [0; NONCE_LEN],
+        wrapped_cek: [0; WRAPPED_LEN],
+    };
+    header.wrap(&cek, key).unwrap();
+    let mut sealer = ChunkSealer::new(&cek, header.identity()).unwrap();
+    let layout = Layout::for_plaintext(plaintext.len() as u64, CS);
+    let mut out = header.to_bytes().to_vec();
+    let mut at = 0usize;
+    for index in 0..layout.chunks {
+        let r = layout.chunk_range(index).unwrap();
+        let n = (r.end - r.start) as usize - TAG_LEN;
+        let start = out.len();
+        out.extend_from_slice(&plaintext[at..at + n]);
+        at += n;
+        let tag = sealer
+            .seal_next_detached(&mut out[start..], layout.is_last(index))
+            .unwrap();
+        out.extend_from_slice(&tag);
+    }
+    out
+}
+
+#[test]
+fn format_one_envelopes_stay_readable() {
+    let k = TenantKey::generate(4).unwrap();
+    for kind in Kind::ALL {
+        let o = obj(kind);
+        let p = data(2500);
+        let e = seal_v1(o, &k, &p);
+        assert_eq!(e[4], FORMAT_V1);
+        let h = Header::parse(&e).unwrap();
+        assert_eq!((h.format, h.note), (FORMAT_V1, None));
+        assert_eq!(Envelope::open(&o, &k, &e).unwrap(), p, "{kind:?}");
+        // A rotation keeps the format (and so the AAD) of what it re-wraps.
+        let k2 = TenantKey::generate(5).unwrap();
+        let mut r = h.rewrap(&k, &k2).unwrap().to_bytes().to_vec();
+        r.extend_from_slice(&e[HEADER_LEN..]);
+        assert_eq!(Envelope::open(&o, &k2, &r).unwrap(), p);
+    }
+}
+
+#[test]
+fn a_note_states_its_state_and_nothing_else_does() {
+    let k = TenantKey::generate(1).unwrap();
+    for state in [NoteState::Draft, NoteState::Signed, NoteState::Addendum] {
+        let o = obj(Kind::Note);
+        let e = Envelope::seal_note(o, state, &k, b"{}").unwrap();
+        assert_eq!((e[4], e[6], e[7]), (FORMAT_V2, state as u8, 0));
+        let h = Header::parse(&e).unwrap();
+        assert_eq!(h.note, Some(state));
+        let (opened, plain) = Envelope::open_with_header(&o, &k, &e).unwrap();
+        assert_eq!((opened.note, plain.as_slice()), (Some(state), &b"{}"[..]));
+        let k2 = TenantKey::generate(2).unwrap();
+        assert_eq!(h.rewrap(&k, &k2).unwrap().note, Some(state));
+    }
+    // A note must state one; no other kind may.
+    assert_eq!(
+        Envelope::seal(obj(Kind::Note), &k, b"{}"),
+        Err(EnvelopeError::NoteState(0))
+    );
+    for kind in Kind::ALL.into_iter().filter(|k| *k != Kind::Note) {
+        assert_eq!(
+            Envelope::seal_stated(obj(kind), Some(NoteState::Draft), &k, b"x"),
+            Err(EnvelopeError::NoteState(1))
+        );
+        let e = Envelope::seal(obj(kind), &k, b"x").unwrap();
+        assert_eq!((e[4], e[6]), (FORMAT_V2, 0));
+        let mut t = e.clone();
+        t[6] = NoteState::Signed as u8;
+        assert_eq!(Header::parse(&t), Err(EnvelopeError::NoteState(2)));
+    }
+    // Unknown states, the reserved byte and unknown formats are refused by the parser.
+    let e = Envelope::seal_note(obj(Kind::Note), NoteState::Draft, &k, b"{}").unwrap();
+    for (at, value, err) in [
+        (6, 0, EnvelopeError::NoteState(0)),
+        (6, 4, EnvelopeError::NoteState(4)),
+        (7, 1, EnvelopeError::UnsupportedFlags(1)),
+        (4, 3, EnvelopeError::UnsupportedFormat(3)),
+    ] {
+        let mut t = e.clone();
+        t[at] = value;
+        assert_eq!(Header::parse(&t), Err(err), "byte {at} = {value}");
+    }
+}
+
+#[test]
+fn the_note_state_is_authenticated() {
+    // A draft re-labelled as signed (or the reverse) no longer opens: the state byte is in the
+    // AAD of the key wrap and of every chunk.
+    let k = TenantKey::generate(1).unwrap();
+    let o = obj(Kind::Note);
+    let e = Envelope::seal_note(o, NoteState::Signed, &k, b"signed text").unwrap();
+    for forged in [NoteState::Draft, NoteState::Addendum] {
+        let mut t = e.clone();
+        t[6] = forged as u8;
+        assert_eq!(Header::parse(&t).unwrap().note, Some(forged));
+        assert_eq!(Envelope::open(&o, &k, &t), Err(EnvelopeError::Unwrap));
+    }
+    // And a format-2 note cannot pass as format 1 (the format byte is bound too).
+    let mut t = e.clone();
+    t[4] = FORMAT_V1;
+    t[6] = 0;
+    assert_eq!(Envelope::open(&o, &k, &t), Err(EnvelopeError::Unwrap));
 }
 
 #[test]
@@ -289,7 +403,7 @@ proptest! {
     fn round_trip(p in prop::collection::vec(any::<u8>(), 0..6000)) {
         let o = obj(Kind::Note);
         let k = TenantKey::generate(1).unwrap();
-        let e = Envelope::seal_parts(o, &k, &[&p], CS).unwrap();
+        let e = Envelope::seal_parts_stated(o, Some(NoteState::Signed), &k, &[&p], CS).unwrap();
         prop_assert_eq!(Envelope::open(&o, &k, &e).unwrap(), p);
     }
 }
