@@ -5,7 +5,7 @@
 //! are stored only wrapped (KMS or the local master key), session tokens only as hashes.
 
 use serde::{Deserialize, Serialize};
-use ward_proto::{DeviceId, ObjectId, TenantId, VersionId};
+use ward_proto::{DeviceId, NoteState, ObjectId, TenantId, VersionId};
 
 pub use ward_proto::api::{DeviceStatus, QuarantineItem, QuarantineStatus, Role, TenantPolicy};
 pub use ward_proto::wipe::{SignedReceipt, SignedWipe};
@@ -276,6 +276,17 @@ pub struct StoredObject {
     pub device_id: DeviceId,
     /// Server receive time.
     pub created_at_ms: i64,
+    /// A note version's state as its (format-2) envelope header states it: a signed version
+    /// or an addendum locks its note. `None` for other kinds and format-1 envelopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note_state: Option<NoteState>,
+}
+
+impl StoredObject {
+    /// Whether this version locks its object: no other version may follow it.
+    pub fn locks(&self) -> bool {
+        self.note_state.is_some_and(NoteState::locks)
+    }
 }
 
 /// An append-only audit record on the server.

@@ -39,7 +39,9 @@ use ward_backend::store::aws::{Aws, AwsSettings, S3Blobs};
 use ward_backend::store::local_blobs::LocalBlobs;
 use ward_backend::store::{BlobKey, KeyPurpose, PutOutcome, Stores};
 use ward_backend::tenants;
-use ward_proto::{DeviceId, Envelope, Kind, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
+use ward_proto::{
+    DeviceId, Envelope, Kind, NoteState, ObjectId, ObjectRef, TenantId, TenantKey, VersionId,
+};
 
 // ---------------------------------------------------------------- harness
 
@@ -292,6 +294,10 @@ fn stored(
         .as_deref()
         .map(sha_hex)
         .unwrap_or_else(|| "00".repeat(32));
+    let note_state = envelope
+        .as_deref()
+        .and_then(|e| ward_proto::Header::parse(e).ok())
+        .and_then(|h| h.note);
     StoredObject {
         object_id: object,
         version_id: version,
@@ -304,18 +310,20 @@ fn stored(
         envelope,
         device_id: DeviceId::random(),
         created_at_ms: now_ms(),
+        note_state,
     }
 }
 
 fn sealed(tenant: TenantId, key: &TenantKey, kind: Kind, plaintext: &[u8]) -> StoredObject {
     let (object, version) = (ObjectId::random(), VersionId::random());
-    let env = Envelope::seal(
+    let env = Envelope::seal_stated(
         ObjectRef {
             tenant,
             object,
             version,
             kind,
         },
+        (kind == Kind::Note).then_some(NoteState::Draft),
         key,
         plaintext,
     )
@@ -1640,13 +1648,14 @@ async fn no_plaintext_at_rest(h: Harness) {
         version: VersionId::random(),
     };
     let photo = fake_jpeg(&markers[4], 200_000);
-    let env = Envelope::seal(
+    let env = Envelope::seal_stated(
         ObjectRef {
             tenant: t.id,
             object: bk.object,
             version: bk.version,
             kind: Kind::PhotoContent,
         },
+        None,
         &key,
         &photo,
     )

@@ -31,7 +31,8 @@ use ward_backend::store::local_blobs::LocalBlobs;
 use ward_backend::store::{BlobKey, ChainEntry, Stores};
 use ward_backend::tenants;
 use ward_proto::{
-    DeviceId, Envelope, Kind, ObjectId, ObjectRef, SymmetricKey, TenantId, TenantKey, VersionId,
+    DeviceId, Envelope, Kind, NoteState, ObjectId, ObjectRef, SymmetricKey, TenantId, TenantKey,
+    VersionId,
 };
 
 // ---------------------------------------------------------------- stores
@@ -134,13 +135,14 @@ fn sealed_object(
     plain: &[u8],
 ) -> StoredObject {
     let version = VersionId::random();
-    let env = Envelope::seal(
+    let env = Envelope::seal_stated(
         ObjectRef {
             tenant: t,
             object,
             version,
             kind,
         },
+        (kind == Kind::Note).then_some(NoteState::Draft),
         key,
         plain,
     )
@@ -154,6 +156,7 @@ fn sealed_object(
         seq: 0,
         sha256: sha_hex(&env),
         size: env.len() as u64,
+        note_state: ward_proto::Header::parse(&env).ok().and_then(|h| h.note),
         envelope: Some(env),
         device_id: device,
         created_at_ms: now_ms(),
@@ -328,13 +331,14 @@ async fn seed(src: &Embedded) -> Seeded {
 
     // A photo uploaded in two parts, as a device does, recorded in the feed.
     let photo = (ObjectId::random(), VersionId::random());
-    let env = Envelope::seal(
+    let env = Envelope::seal_stated(
         ObjectRef {
             tenant: t.id,
             object: photo.0,
             version: photo.1,
             kind: Kind::PhotoContent,
         },
+        None,
         &k2,
         &fake_jpeg(&markers[6], 300_000),
     )
@@ -393,6 +397,7 @@ async fn seed(src: &Embedded) -> Seeded {
                 envelope: None,
                 device_id: dev,
                 created_at_ms: now_ms(),
+                note_state: None,
             },
         )
         .await

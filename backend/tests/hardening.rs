@@ -352,3 +352,137 @@ async fn a_key_release_racing_a_revocation_releases_nothing() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
     assert!(r.body.get("sealed").is_none());
 }
+
+/// A note version sealed with `state`, as `item` JSON with `parent`.
+fn note_version(
+    app: &TestApp,
+    key: &ward_proto::TenantKey,
+    note: ward_proto::ObjectId,
+    client: ward_proto::ObjectId,
+    parent: Option<ward_proto::VersionId>,
+    state: ward_proto::NoteState,
+) -> (ward_proto::VersionId, Value) {
+    let o = ward_proto::ObjectRef {
+        tenant: app.tenant.parse().unwrap(),
+        object: note,
+        version: ward_proto::VersionId::random(),
+        kind: ward_proto::Kind::Note,
+    };
+    let env = ward_proto::Envelope::seal_note(o, state, key, b"note").unwrap();
+    let mut it = common::item(&o, Some(client), &env);
+    it["parent_version"] = serde_json::json!(parent);
+    (o.version, it)
+}
+
+/// A signed note is locked on the server: no version may follow the signed one (a plain draft,
+/// another signed version, a format-1 envelope, a version in the same push), an addendum is a
+/// note of its own and locked too, and a retry of what was stored before the lock still
+/// answers `duplicate`. A rescued version of a note signed since cannot be accepted.
+async fn a_signed_note_takes_no_further_version(app: TestApp) {
+    use ward_proto::NoteState::{Addendum, Draft, Signed};
+    use ward_proto::{Kind, ObjectId};
+    let mut admin = app.admin().await;
+    let a = app.staff(&admin, "clinician", "A", true).await;
+    let keys = common::release_keys(&app, &a).await;
+    let k = &keys[0];
+    let x = common::push_client(&app, &a, k).await.object;
+    let note = ObjectId::random();
+    let status = |r: &common::Resp, i: usize| r.body[i]["status"].as_str().unwrap().to_string();
+
+    let (v1, i1) = note_version(&app, k, note, x, None, Draft);
+    let (v2, i2) = note_version(&app, k, note, x, Some(v1), Signed);
+    let r = push(&app, &a, vec![i1.clone(), i2.clone()]).await;
+    assert_eq!(
+        (status(&r, 0), status(&r, 1)),
+        ("created".into(), "created".into())
+    );
+    // The retry of that push (its answer lost) is a duplicate, draft included.
+    let r = push(&app, &a, vec![i1, i2]).await;
+    assert_eq!(
+        (status(&r, 0), status(&r, 1)),
+        ("duplicate".into(), "duplicate".into())
+    );
+
+    // Nothing follows the signed version.
+    let (_, over) = note_version(&app, k, note, x, Some(v2), Draft);
+    let (_, sibling) = note_version(&app, k, note, x, Some(v1), Draft);
+    let (_, resigned) = note_version(&app, k, note, x, Some(v2), Signed);
+    let (_, as_addendum) = note_version(&app, k, note, x, None, Addendum);
+    let v1_ref = ward_proto::ObjectRef {
+        tenant: app.tenant.parse().unwrap(),
+        object: note,
+        version: ward_proto::VersionId::random(),
+        kind: Kind::Note,
+    };
+    let format_one = common::item(&v1_ref, Some(x), &common::format_one(&v1_ref, k, b"old"));
+    let r = push(
+        &app,
+        &a,
+        vec![over, sibling, resigned, as_addendum, format_one],
+    )
+    .await;
+    for i in 0..5 {
+        assert_eq!(status(&r, i), "rejected", "{i}: {:?}", r.body);
+    }
+    assert!(r.body[0]["reason"].as_str().unwrap().contains("locked"));
+
+    // Within one push: a draft after the signed version of a new note is refused.
+    let fresh = ObjectId::random();
+    let (f1, i1) = note_version(&app, k, fresh, x, None, Draft);
+    let (f2, i2) = note_version(&app, k, fresh, x, Some(f1), Signed);
+    let (_, i3) = note_version(&app, k, fresh, x, Some(f2), Draft);
+    let r = push(&app, &a, vec![i1, i2, i3]).await;
+    let got: Vec<String> = (0..3).map(|i| status(&r, i)).collect();
+    assert_eq!(got, ["created", "created", "rejected"]);
+
+    // An addendum: a new object, without a parent, and locked itself.
+    let add = ObjectId::random();
+    let (a1, ai) = note_version(&app, k, add, x, None, Addendum);
+    let (_, with_parent) = note_version(&app, k, ObjectId::random(), x, Some(v2), Addendum);
+    let r = push(&app, &a, vec![ai, with_parent]).await;
+    assert_eq!(
+        (status(&r, 0), status(&r, 1)),
+        ("created".into(), "rejected".into())
+    );
+    let (_, after) = note_version(&app, k, add, x, Some(a1), Draft);
+    let r = push(&app, &a, vec![after]).await;
+    assert_eq!(status(&r, 0), "rejected");
+
+    // A draft rescued from a lost phone, accepted after the note was signed elsewhere.
+    let other = ObjectId::random();
+    let (o1, oi) = note_version(&app, k, other, x, None, Draft);
+    let r = push(&app, &a, vec![oi]).await;
+    assert_eq!(status(&r, 0), "created");
+    let lost = app.staff(&admin, "admin", "Lost", true).await;
+    app.revoke(&mut admin, &lost).await;
+    let (rescued, ri) = note_version(&app, k, other, x, Some(o1), Draft);
+    let r = rescue(&app, &lost, vec![ri]).await;
+    assert_eq!(status(&r, 0), "created", "{:?}", r.body);
+    let (_, si) = note_version(&app, k, other, x, Some(o1), Signed);
+    let r = push(&app, &a, vec![si]).await;
+    assert_eq!(status(&r, 0), "created");
+    app.step_up(&mut admin).await;
+    let path = app.t(&format!("/quarantine/{rescued}/accept"));
+    let r = app.call(&admin, "POST", &path, None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(r.body["error"]["code"], "note_locked");
+    // Still pending: the admin can reject it (its text is not lost to the decision).
+    let pending = app.call(&admin, "GET", &app.t("/quarantine"), None).await;
+    let item = pending
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["version_id"] == rescued.to_string());
+    assert_eq!(item.unwrap()["status"], "pending");
+}
+
+#[tokio::test]
+async fn a_signed_note_takes_no_further_version_embedded() {
+    a_signed_note_takes_no_further_version(TestApp::new().await).await;
+}
+
+#[tokio::test]
+async fn a_signed_note_takes_no_further_version_on_moto() {
+    a_signed_note_takes_no_further_version(TestApp::on_moto().await).await;
+}

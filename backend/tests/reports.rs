@@ -49,7 +49,8 @@ fn item(app: &TestApp, key: &TenantKey, object: ObjectId, kind: Kind, client: Ob
         version: VersionId::random(),
         kind,
     };
-    let env = Envelope::seal(o, key, b"secret clinical text").unwrap();
+    let env = Envelope::seal_stated(o, common::draft_if_note(kind), key, b"secret clinical text")
+        .unwrap();
     let client_id = (kind != Kind::Client).then_some(client);
     json!({"object_id": o.object, "version_id": o.version, "kind": kind as u8, "client_id": client_id, "envelope": b64(&env)})
 }

@@ -226,7 +226,8 @@ fn push_body(tenant: TenantId, key: &TenantKey, client: ObjectId, notes: usize) 
             kind: Kind::Note,
         };
         text[..8].copy_from_slice(&(n as u64).to_le_bytes());
-        let env = Envelope::seal(r, key, &text).map_err(|e| anyhow!("sealing: {e}"))?;
+        let env = Envelope::seal_note(r, ward_proto::NoteState::Draft, key, &text)
+            .map_err(|e| anyhow!("sealing: {e}"))?;
         objects.push(json!({
             "object_id": object,
             "version_id": version,

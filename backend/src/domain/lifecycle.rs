@@ -15,7 +15,8 @@ use ward_proto::api::{MAX_PUSH_OBJECTS, PushRequest, PushResult, PushStatus};
 use ward_proto::errors::ErrorCode;
 use ward_proto::wipe::SignedReceipt;
 
-use ward_proto::{Kind, ObjectId, TenantId, VersionId};
+use ward_proto::envelope::Header;
+use ward_proto::{Kind, NoteState, ObjectId, TenantId, VersionId};
 
 use super::sync::{AccessCache, Owners};
 use super::{Caller, DomainError, DomainResult, Env};
@@ -88,6 +89,28 @@ async fn accept_into_record(
     let envelope = URL_SAFE_NO_PAD
         .decode(&item.envelope)
         .map_err(DomainError::internal)?;
+    let note_state = Header::parse(&envelope).ok().and_then(|h| h.note);
+    // A note signed since the rescue takes no further version (the same lock as a push).
+    if Kind::from_u8(item.kind) == Some(Kind::Note)
+        && let Some(head) = env
+            .stores
+            .objects
+            .any_version(tenant, item.object_id)
+            .await?
+        && (head.locks() || note_state == Some(NoteState::Addendum))
+        && head.version_id != item.version_id
+        && env
+            .stores
+            .objects
+            .get_object(tenant, item.object_id, item.version_id)
+            .await?
+            .is_none()
+    {
+        return Err(DomainError::conflict(
+            ErrorCode::NoteLocked,
+            super::sync::NOTE_LOCKED,
+        ));
+    }
     let is_client = Kind::from_u8(item.kind) == Some(Kind::Client);
     // Before the store: whether this client record creates the client.
     let creates_client = is_client
@@ -109,6 +132,7 @@ async fn accept_into_record(
         envelope: Some(envelope),
         device_id: item.device_id,
         created_at_ms: env.now(),
+        note_state,
     };
     env.stores.objects.put_objects(tenant, &[stored]).await?;
     // A client record created offline on the lost phone: its author joins the care team, as

@@ -261,6 +261,7 @@ async fn record_photo(
             envelope: None,
             device_id: caller.device.device_id,
             created_at_ms: env.now(),
+            note_state: None,
         };
         match env.stores.objects.put_object(tenant, &stored).await? {
             PutOutcome::Created { .. } | PutOutcome::Duplicate { .. } => Ok(()),

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
 use ward_proto::envelope::Header;
 use ward_proto::errors::ErrorCode;
-use ward_proto::{Kind, ObjectId, ObjectRef, TenantId};
+use ward_proto::{Kind, NoteState, ObjectId, ObjectRef, TenantId, VersionId};
 
 use super::audit::{self, CLIENT_CREATE, CLIENT_DELIVER};
 use super::{Caller, DomainError, DomainResult, Env};
@@ -28,6 +28,12 @@ pub use ward_proto::api::{
 
 /// Default page size of a pull without `limit`.
 pub const DEFAULT_PULL_LIMIT: u64 = 200;
+
+/// Why a version is refused over a signed note or an addendum.
+pub(super) const NOTE_LOCKED: &str =
+    "the note is signed and locked: nothing may follow it (write an addendum, a note of its own)";
+/// Why an addendum is refused as a version of an existing note.
+const ADDENDUM_IS_NEW: &str = "an addendum is a new note of its own, not a version of another";
 
 pub(super) fn rejected(item: &PushItem, reason: impl Into<String>) -> PushResult {
     PushResult {
@@ -145,8 +151,8 @@ pub(super) fn validate(
         version: item.version_id,
         kind,
     };
-    match Header::parse(&envelope) {
-        Ok(h) if h.object == expected => {}
+    let note_state = match Header::parse(&envelope) {
+        Ok(h) if h.object == expected => h.note,
         Ok(_) => {
             return Err(rejected(
                 item,
@@ -154,6 +160,9 @@ pub(super) fn validate(
             ));
         }
         Err(e) => return Err(rejected(item, format!("not an envelope: {e}"))),
+    };
+    if note_state == Some(NoteState::Addendum) && item.parent_version.is_some() {
+        return Err(rejected(item, ADDENDUM_IS_NEW));
     }
     Ok(Candidate {
         index,
@@ -171,6 +180,7 @@ pub(super) fn validate(
             envelope: Some(envelope),
             device_id: caller.device.device_id,
             created_at_ms: env.now(),
+            note_state,
         },
     })
 }
@@ -323,10 +333,29 @@ fn family(kind: u8) -> u8 {
     }
 }
 
-/// What each object touched by a request is (kind) and whose (client): from storage, or from
-/// the request's own earlier version of a new object.
+/// What a version must keep of its object: the kind (family), the client, and whether a
+/// version already locks it (a signed note or an addendum: nothing may follow).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Facts {
+    kind: u8,
+    client: ObjectId,
+    locked_by: Option<VersionId>,
+}
+
+impl Facts {
+    fn of(o: &StoredObject) -> Self {
+        Self {
+            kind: o.kind,
+            client: o.client_id.unwrap_or(o.object_id),
+            locked_by: o.locks().then_some(o.version_id),
+        }
+    }
+}
+
+/// What each object touched by a request is (kind), whose (client) and whether it is locked:
+/// from storage, or from the request's own earlier versions.
 #[derive(Default)]
-pub(super) struct Owners(HashMap<ObjectId, Option<(u8, ObjectId)>>);
+pub(super) struct Owners(HashMap<ObjectId, Option<Facts>>);
 
 impl Owners {
     /// Looks up every object of `batch` not known yet, in one port call.
@@ -344,15 +373,14 @@ impl Owners {
         wanted.dedup();
         let found = env.stores.objects.any_versions(tenant, &wanted).await?;
         for o in wanted {
-            let known = found
-                .get(&o)
-                .map(|v| (v.kind, v.client_id.unwrap_or(v.object_id)));
-            self.0.insert(o, known);
+            self.0.insert(o, found.get(&o).map(Facts::of));
         }
         Ok(())
     }
 
-    /// Why `c` cannot be a version of its object, if it cannot.
+    /// Why `c` cannot be a version of its object, if it cannot. A version that passes is
+    /// remembered: a later version of the same request must keep its kind and client, and
+    /// cannot follow it if it locks the object.
     pub(super) async fn refusal(
         &mut self,
         env: Env<'_>,
@@ -368,24 +396,70 @@ impl Owners {
                     .objects
                     .any_version(tenant, object)
                     .await?
-                    .map(|o| (o.kind, o.client_id.unwrap_or(o.object_id)));
+                    .as_ref()
+                    .map(Facts::of);
                 self.0.insert(object, k);
                 k
             }
         };
-        Ok(match known {
-            Some((kind, _)) if family(kind) != family(c.stored.kind) => {
-                Some("this object id holds another kind of record")
-            }
-            Some((_, client)) if client != c.client => {
-                Some("this object belongs to another client")
-            }
-            Some(_) => None,
+        let locks = c.stored.locks().then_some(c.stored.version_id);
+        let Some(facts) = known else {
+            self.0.insert(
+                object,
+                Some(Facts {
+                    kind: c.stored.kind,
+                    client: c.client,
+                    locked_by: locks,
+                }),
+            );
+            return Ok(None);
+        };
+        if family(facts.kind) != family(c.stored.kind) {
+            return Ok(Some("this object id holds another kind of record"));
+        }
+        if facts.client != c.client {
+            return Ok(Some("this object belongs to another client"));
+        }
+        if c.stored.note_state == Some(NoteState::Addendum) {
+            // An addendum is written once as a new object; only its own retry may come again.
+            return Ok(match facts.locked_by {
+                Some(v) if v == c.stored.version_id => None,
+                _ => Some(ADDENDUM_IS_NEW),
+            });
+        }
+        match facts.locked_by {
+            // The locking version itself again (a retry): the store answers duplicate/conflict.
+            Some(v) if v == c.stored.version_id => Ok(None),
+            // A version stored before the lock, sent again (a retry of an earlier push).
+            Some(_) if self.already_stored(env, tenant, c).await? => Ok(None),
+            Some(_) => Ok(Some(NOTE_LOCKED)),
             None => {
-                self.0.insert(object, Some((c.stored.kind, c.client)));
-                None
+                if locks.is_some() {
+                    self.0.insert(
+                        object,
+                        Some(Facts {
+                            locked_by: locks,
+                            ..facts
+                        }),
+                    );
+                }
+                Ok(None)
             }
-        })
+        }
+    }
+
+    async fn already_stored(
+        &self,
+        env: Env<'_>,
+        tenant: TenantId,
+        c: &Candidate,
+    ) -> DomainResult<bool> {
+        Ok(env
+            .stores
+            .objects
+            .get_object(tenant, c.stored.object_id, c.stored.version_id)
+            .await?
+            .is_some())
     }
 
     /// `batch` without the versions that would change their object's kind or client (those

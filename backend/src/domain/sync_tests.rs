@@ -85,6 +85,7 @@ impl Fixture {
                 envelope: Some(vec![7; bytes]),
                 device_id: DeviceId::random(),
                 created_at_ms: 1_500,
+                note_state: None,
             })
             .collect();
         self.stores

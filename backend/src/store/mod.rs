@@ -207,7 +207,9 @@ pub trait ObjectStore: Send + Sync {
     /// Whether any version of `object` exists.
     async fn has_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<bool>;
     /// One stored version of `object` (its metadata; the envelope may be left out): what the
-    /// object is (kind) and whose (client), which every later version must keep.
+    /// object is (kind) and whose (client), which every later version must keep. When a version
+    /// locks the object (a signed note or an addendum, [`StoredObject::locks`]), it is that
+    /// one.
     async fn any_version(
         &self,
         tenant: TenantId,

@@ -335,7 +335,8 @@ pub fn envelope(
     };
     (
         o,
-        ward_proto::envelope::Envelope::seal(o, key, plaintext).unwrap(),
+        ward_proto::envelope::Envelope::seal_stated(o, draft_if_note(kind), key, plaintext)
+            .unwrap(),
     )
 }
 
@@ -401,4 +402,48 @@ pub async fn push_client(
     let r = push(app, d, vec![item(&x, None, &x_env)]).await;
     assert_eq!(r.body[0]["status"], "created", "{:?}", r.body);
     x
+}
+
+/// The state a test seals a note with when it does not care: a draft (other kinds state none).
+pub fn draft_if_note(kind: ward_proto::Kind) -> Option<ward_proto::NoteState> {
+    (kind == ward_proto::Kind::Note).then_some(ward_proto::NoteState::Draft)
+}
+
+/// A format-1 envelope (as written before note states), sealed here with raw ring from the
+/// format's description (docs/protocol.md), independently of ward-proto's writer: one chunk.
+pub fn format_one(o: &ward_proto::ObjectRef, key: &ward_proto::TenantKey, plain: &[u8]) -> Vec<u8> {
+    use ring::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+    let aead = |k: &[u8]| LessSafeKey::new(UnboundKey::new(&AES_256_GCM, k).unwrap());
+    let mut h = Vec::with_capacity(124);
+    h.extend_from_slice(b"WARD");
+    h.extend_from_slice(&[1, o.kind as u8, 0, 0]);
+    h.extend_from_slice(o.tenant.as_bytes());
+    h.extend_from_slice(o.object.as_bytes());
+    h.extend_from_slice(o.version.as_bytes());
+    h.extend_from_slice(&key.epoch.to_be_bytes());
+    h.extend_from_slice(&ward_proto::stream::DEFAULT_CHUNK_SIZE.to_be_bytes());
+    let cek = [7u8; 32];
+    let wrap_nonce = [9u8; 12];
+    let mut wrapped = cek.to_vec();
+    aead(key.key.expose_secret())
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(wrap_nonce),
+            Aad::from(h[..64].to_vec()),
+            &mut wrapped,
+        )
+        .unwrap();
+    h.extend_from_slice(&wrap_nonce);
+    h.extend_from_slice(&wrapped);
+    let mut nonce = [0u8; 12];
+    nonce[11] = 1; // chunk 0, the last
+    let mut body = plain.to_vec();
+    aead(&cek)
+        .seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(h[..56].to_vec()),
+            &mut body,
+        )
+        .unwrap();
+    h.extend_from_slice(&body);
+    h
 }

@@ -42,6 +42,7 @@ fn an_unparseable_pulled_record_is_counted_listed_and_kept() {
                     client: Some(odd),
                     parent: None,
                     plaintext: br#"{"format":2,"name_parts":["A","B"]}"#,
+                    note: None,
                 },
             )
         })

@@ -34,6 +34,8 @@ pub const MAX_INLINE_ENVELOPE: usize = ward_proto::api::MAX_INLINE_ENVELOPE_BYTE
 const SEQ: &str = "seq";
 const SHA: &str = "sha";
 const ENV: &str = "env";
+/// On a version item: set when the version locks its object (a signed note or an addendum).
+const LOCKS: &str = "lk";
 const FEED_COUNTER: &str = "FEED";
 /// How often a put retries after losing the counter race before giving up.
 const MAX_ATTEMPTS: u32 = 25;
@@ -99,6 +101,9 @@ impl ObjectStore for Aws {
             let mut version = Table::item(&vp, vsk.clone());
             version.insert(SEQ.into(), n(seq));
             version.insert(SHA.into(), s(o.sha256.clone()));
+            if o.locks() {
+                version.insert(LOCKS.into(), AttributeValue::Bool(true));
+            }
 
             let mut feed = Table::item(&fp, pad(seq));
             set_body(&mut feed, &meta)?;
@@ -182,12 +187,17 @@ impl ObjectStore for Aws {
     ) -> StoreResult<Option<StoredObject>> {
         let p = Partition::new(tenant, Kind::Version);
         let prefix = format!("{object}#");
+        // Every version item of the object (small: seq, sha and the lock mark), so that a
+        // version that locks the object is the one returned (the port's contract).
         let items = self
             .table
-            .query(&p, Range::Prefix(&prefix), true, Some(1))
+            .query(&p, Range::Prefix(&prefix), true, None)
             .await?;
+        let locking = items
+            .iter()
+            .find(|i| matches!(i.get(LOCKS), Some(AttributeValue::Bool(true))));
         // The version index holds the feed position; the version itself is the feed item.
-        let Some(v) = items.first() else {
+        let Some(v) = locking.or(items.first()) else {
             return Ok(None);
         };
         let seq: u64 = get_n(v, SEQ)?;

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
-use ward_proto::{DeviceId, ObjectId, TenantId, VersionId};
+use ward_proto::{DeviceId, NoteState, ObjectId, TenantId, VersionId};
 
 use super::{Embedded, json, parse, rec_get, rec_put, t};
 use crate::error::StoreError;
@@ -21,6 +21,8 @@ struct ObjectMeta {
     size: u64,
     device_id: DeviceId,
     created_at_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note_state: Option<NoteState>,
 }
 
 fn row_to_object(
@@ -44,6 +46,7 @@ fn row_to_object(
         envelope,
         device_id: m.device_id,
         created_at_ms: m.created_at_ms,
+        note_state: m.note_state,
     })
 }
 
@@ -71,6 +74,7 @@ impl ObjectStore for Embedded {
                 size: o.size,
                 device_id: o.device_id,
                 created_at_ms: o.created_at_ms,
+                note_state: o.note_state,
             })?;
             rows.push((
                 o.object_id.to_string(),
@@ -194,20 +198,8 @@ impl ObjectStore for Embedded {
         tenant: TenantId,
         object: ObjectId,
     ) -> StoreResult<Option<StoredObject>> {
-        let (id, o) = (t(tenant), object.to_string());
-        self.run(move |c| {
-            let row: Option<(i64, String, Vec<u8>)> = c
-                .query_row(
-                    "SELECT seq, version_id, meta FROM objects WHERE tenant = ?1 AND object_id = ?2
-                     LIMIT 1",
-                    params![id, o],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            row.map(|(seq, v, m)| row_to_object(seq, &o, &v, &m, None))
-                .transpose()
-        })
-        .await
+        let mut found = self.any_versions(tenant, &[object]).await?;
+        Ok(found.remove(&object))
     }
 
     async fn any_versions(
@@ -239,7 +231,17 @@ impl ObjectStore for Embedded {
                 for row in rows {
                     let (o, seq, v, meta) = row?;
                     let obj = row_to_object(seq, &o, &v, &meta, None)?;
-                    out.entry(obj.object_id).or_insert(obj);
+                    // A version that locks the object wins (the port's contract).
+                    match out.entry(obj.object_id) {
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            e.insert(obj);
+                        }
+                        std::collections::hash_map::Entry::Occupied(mut e) => {
+                            if obj.locks() && !e.get().locks() {
+                                e.insert(obj);
+                            }
+                        }
+                    }
                 }
             }
             Ok(out)

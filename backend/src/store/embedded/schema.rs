@@ -299,6 +299,7 @@ mod tests {
             envelope: Some(vec![1, 2, 3]),
             device_id: device.device_id,
             created_at_ms: 3,
+            note_state: None,
         };
         let record = AuditRecord {
             at_ms: 4,
