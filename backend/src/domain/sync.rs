@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest::{SHA256, digest};
 use ward_proto::envelope::Header;
 use ward_proto::errors::ErrorCode;
-use ward_proto::{Kind, NoteState, ObjectId, ObjectRef, TenantId, VersionId};
+use ward_proto::{Kind, NoteState, ObjectId, ObjectRef, TenantId};
 
 use super::audit::{self, CLIENT_CREATE, CLIENT_DELIVER};
 use super::{Caller, DomainError, DomainResult, Env};
@@ -26,6 +26,10 @@ pub use ward_proto::api::{
     PullPage, PulledObject, PushItem, PushRequest, PushResult, PushStatus,
 };
 
+mod owners;
+
+pub(super) use owners::Owners;
+
 /// Default page size of a pull without `limit`.
 pub const DEFAULT_PULL_LIMIT: u64 = 200;
 
@@ -33,7 +37,8 @@ pub const DEFAULT_PULL_LIMIT: u64 = 200;
 pub(super) const NOTE_LOCKED: &str =
     "the note is signed and locked: nothing may follow it (write an addendum, a note of its own)";
 /// Why an addendum is refused as a version of an existing note.
-const ADDENDUM_IS_NEW: &str = "an addendum is a new note of its own, not a version of another";
+pub(super) const ADDENDUM_IS_NEW: &str =
+    "an addendum is a new note of its own, not a version of another";
 
 pub(super) fn rejected(item: &PushItem, reason: impl Into<String>) -> PushResult {
     PushResult {
@@ -322,165 +327,6 @@ pub async fn push(
     );
     audit::audit_clients(env, caller, CLIENT_CREATE, &per_client, vec![summary]).await?;
     Ok(results)
-}
-
-/// The kinds one object may hold: a photo object holds its metadata, content and thumbnail
-/// versions; every other kind is its own family.
-fn family(kind: u8) -> u8 {
-    match Kind::from_u8(kind) {
-        Some(Kind::PhotoMeta | Kind::PhotoContent | Kind::Thumbnail) => Kind::PhotoMeta as u8,
-        _ => kind,
-    }
-}
-
-/// What a version must keep of its object: the kind (family), the client, and whether a
-/// version already locks it (a signed note or an addendum: nothing may follow).
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Facts {
-    kind: u8,
-    client: ObjectId,
-    locked_by: Option<VersionId>,
-}
-
-impl Facts {
-    fn of(o: &StoredObject) -> Self {
-        Self {
-            kind: o.kind,
-            client: o.client_id.unwrap_or(o.object_id),
-            locked_by: o.locks().then_some(o.version_id),
-        }
-    }
-}
-
-/// What each object touched by a request is (kind), whose (client) and whether it is locked:
-/// from storage, or from the request's own earlier versions.
-#[derive(Default)]
-pub(super) struct Owners(HashMap<ObjectId, Option<Facts>>);
-
-impl Owners {
-    /// Looks up every object of `batch` not known yet, in one port call.
-    pub(super) async fn prefetch(
-        &mut self,
-        env: Env<'_>,
-        tenant: TenantId,
-        objects: impl IntoIterator<Item = ObjectId>,
-    ) -> DomainResult<()> {
-        let mut wanted: Vec<ObjectId> = objects
-            .into_iter()
-            .filter(|o| !self.0.contains_key(o))
-            .collect();
-        wanted.sort_unstable();
-        wanted.dedup();
-        let found = env.stores.objects.any_versions(tenant, &wanted).await?;
-        for o in wanted {
-            self.0.insert(o, found.get(&o).map(Facts::of));
-        }
-        Ok(())
-    }
-
-    /// Why `c` cannot be a version of its object, if it cannot. A version that passes is
-    /// remembered: a later version of the same request must keep its kind and client, and
-    /// cannot follow it if it locks the object.
-    pub(super) async fn refusal(
-        &mut self,
-        env: Env<'_>,
-        tenant: TenantId,
-        c: &Candidate,
-    ) -> DomainResult<Option<&'static str>> {
-        let object = c.stored.object_id;
-        let known = match self.0.get(&object) {
-            Some(k) => *k,
-            None => {
-                let k = env
-                    .stores
-                    .objects
-                    .any_version(tenant, object)
-                    .await?
-                    .as_ref()
-                    .map(Facts::of);
-                self.0.insert(object, k);
-                k
-            }
-        };
-        let locks = c.stored.locks().then_some(c.stored.version_id);
-        let Some(facts) = known else {
-            self.0.insert(
-                object,
-                Some(Facts {
-                    kind: c.stored.kind,
-                    client: c.client,
-                    locked_by: locks,
-                }),
-            );
-            return Ok(None);
-        };
-        if family(facts.kind) != family(c.stored.kind) {
-            return Ok(Some("this object id holds another kind of record"));
-        }
-        if facts.client != c.client {
-            return Ok(Some("this object belongs to another client"));
-        }
-        if c.stored.note_state == Some(NoteState::Addendum) {
-            // An addendum is written once as a new object; only its own retry may come again.
-            return Ok(match facts.locked_by {
-                Some(v) if v == c.stored.version_id => None,
-                _ => Some(ADDENDUM_IS_NEW),
-            });
-        }
-        match facts.locked_by {
-            // The locking version itself again (a retry): the store answers duplicate/conflict.
-            Some(v) if v == c.stored.version_id => Ok(None),
-            // A version stored before the lock, sent again (a retry of an earlier push).
-            Some(_) if self.already_stored(env, tenant, c).await? => Ok(None),
-            Some(_) => Ok(Some(NOTE_LOCKED)),
-            None => {
-                if locks.is_some() {
-                    self.0.insert(
-                        object,
-                        Some(Facts {
-                            locked_by: locks,
-                            ..facts
-                        }),
-                    );
-                }
-                Ok(None)
-            }
-        }
-    }
-
-    async fn already_stored(
-        &self,
-        env: Env<'_>,
-        tenant: TenantId,
-        c: &Candidate,
-    ) -> DomainResult<bool> {
-        Ok(env
-            .stores
-            .objects
-            .get_object(tenant, c.stored.object_id, c.stored.version_id)
-            .await?
-            .is_some())
-    }
-
-    /// `batch` without the versions that would change their object's kind or client (those
-    /// get their rejection in `results`).
-    async fn keep_consistent(
-        &mut self,
-        env: Env<'_>,
-        tenant: TenantId,
-        batch: Vec<Candidate>,
-        req: &PushRequest,
-        results: &mut [Option<PushResult>],
-    ) -> DomainResult<Vec<Candidate>> {
-        let mut kept = Vec::with_capacity(batch.len());
-        for c in batch {
-            match self.refusal(env, tenant, &c).await? {
-                Some(why) => results[c.index] = Some(rejected(&req.objects[c.index], why)),
-                None => kept.push(c),
-            }
-        }
-        Ok(kept)
-    }
 }
 
 /// Stores `batch` in one storage call and fills in its results.
