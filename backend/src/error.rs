@@ -144,6 +144,8 @@ impl From<crate::domain::DomainError> for ApiError {
         match e {
             D::NotFound(m) => ApiError::not_found(m),
             D::Forbidden(m) => ApiError::forbidden(m),
+            D::Missing { code, message } => ApiError::new(StatusCode::NOT_FOUND, code, message),
+            D::Refused { code, message } => ApiError::new(StatusCode::FORBIDDEN, code, message),
             D::Unauthenticated { code, message } => {
                 ApiError::new(StatusCode::UNAUTHORIZED, code, message)
             }

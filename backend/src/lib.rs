@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod model;
+pub mod operator;
 pub mod store;
 pub mod sweeper;
 pub mod tenants;

@@ -7,6 +7,8 @@
 use serde::{Deserialize, Serialize};
 use ward_proto::{DeviceId, NoteState, ObjectId, TenantId, VersionId};
 
+pub use ward_proto::people::{BreakGlassGrant, Platform};
+
 pub use ward_proto::api::{DeviceStatus, QuarantineItem, QuarantineStatus, Role, TenantPolicy};
 pub use ward_proto::wipe::{SignedReceipt, SignedWipe};
 
@@ -30,6 +32,9 @@ pub struct Tenant {
     /// The clinic's policies.
     #[serde(default)]
     pub policy: TenantPolicy,
+    /// When the clinic was offboarded (exported, then its key shredded): refused from then on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offboarded_at_ms: Option<i64>,
 }
 
 /// The tenant's Ed25519 wipe-command key: devices pin `public_key` at enrollment.
@@ -123,6 +128,16 @@ pub struct User {
     pub role: Role,
     /// When created.
     pub created_at_ms: i64,
+    /// When deactivated (a leaver): never signs in again; history kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deactivated_at_ms: Option<i64>,
+}
+
+impl User {
+    /// Whether the user may still sign in and be given access.
+    pub fn active(&self) -> bool {
+        self.deactivated_at_ms.is_none()
+    }
 }
 
 /// A registered passkey.
@@ -152,6 +167,10 @@ pub struct Invite {
     /// Whether the enrolling device is active at once (only the first admin's setup code).
     #[serde(default)]
     pub auto_approve_device: bool,
+    /// A device invite: enrolls another device of this existing user (role and name are
+    /// theirs), not a new user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<uuid::Uuid>,
     /// Expiry.
     pub expires_at_ms: i64,
 }
@@ -173,9 +192,11 @@ pub struct Ceremony {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CeremonyPurpose {
-    /// Enrollment: registering the first passkey of an invited user.
+    /// Enrollment: registering the first passkey of an invited user, or another device's
+    /// passkey of an existing one (a device invite).
     Register {
-        /// The user being created (its role comes from the invite at finish).
+        /// The user being created (its role comes from the invite at finish), or the existing
+        /// user a device invite names.
         user: User,
         /// Hash of the invite code it redeems (consumed at finish).
         invite_hash: String,
@@ -202,6 +223,9 @@ pub struct Device {
     pub status: DeviceStatus,
     /// Name given at enrollment ("Dr. A's iPhone").
     pub name: String,
+    /// Phone, console browser or CLI.
+    #[serde(default)]
+    pub platform: Platform,
     /// Enrollment time.
     pub enrolled_at_ms: i64,
     /// Last authenticated request.
@@ -249,6 +273,44 @@ pub struct Session {
     pub authenticated_at_ms: i64,
     /// Revoked sessions are refused.
     pub revoked: bool,
+    /// When signed in (0 for sessions from before this was kept: `authenticated_at_ms`).
+    #[serde(default)]
+    pub created_at_ms: i64,
+    /// Last authenticated request, to the minute (0: none yet).
+    #[serde(default)]
+    pub last_used_ms: i64,
+    /// A console (browser) session: ends after the clinic's idle timeout and absolute limit.
+    #[serde(default)]
+    pub console: bool,
+}
+
+impl Session {
+    /// When signed in.
+    pub fn started_ms(&self) -> i64 {
+        if self.created_at_ms > 0 {
+            self.created_at_ms
+        } else {
+            self.authenticated_at_ms
+        }
+    }
+
+    /// Last request, or sign-in if none since.
+    pub fn used_ms(&self) -> i64 {
+        self.last_used_ms.max(self.started_ms())
+    }
+
+    /// Whether it still admits requests at `now_ms` under `policy`.
+    pub fn live(&self, now_ms: i64, policy: &TenantPolicy) -> bool {
+        if self.revoked || self.expires_at_ms <= now_ms {
+            return false;
+        }
+        if self.console {
+            let idle = i64::from(policy.console_idle_minutes) * 60_000;
+            let max = i64::from(policy.console_session_hours) * 3_600_000;
+            return now_ms - self.used_ms() < idle && now_ms - self.started_ms() < max;
+        }
+        true
+    }
 }
 
 /// One stored object version (an envelope; the backend never decrypts it).

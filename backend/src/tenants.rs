@@ -37,6 +37,7 @@ pub async fn create_tenant(stores: &Stores, name: &str, now_ms: i64) -> StoreRes
         created_at_ms: now_ms,
         wipe_key: Some(wipe_key),
         policy: Default::default(),
+        offboarded_at_ms: None,
     };
     stores.tenants.create_tenant(&tenant).await?;
     let (_plain, wrapped) = stores
@@ -105,6 +106,30 @@ pub async fn invite(
         created_by: created_by.into(),
         expires_at_ms,
         auto_approve_device,
+        user_id: None,
+    };
+    stores.identity.put_invite(tenant, &invite).await?;
+    Ok(code)
+}
+
+/// Issues a device invite: a code that enrolls another device of the existing `user` (their
+/// role and name; the device is approved as any new device). Returns the code.
+pub async fn device_invite(
+    stores: &Stores,
+    tenant: TenantId,
+    user: &crate::model::User,
+    created_by: &str,
+    expires_at_ms: i64,
+) -> StoreResult<String> {
+    let code = random_token(18)?;
+    let invite = Invite {
+        code_hash: token_hash(&code),
+        role: user.role,
+        display_name: user.display_name.clone(),
+        created_by: created_by.into(),
+        expires_at_ms,
+        auto_approve_device: false,
+        user_id: Some(user.user_id),
     };
     stores.identity.put_invite(tenant, &invite).await?;
     Ok(code)
@@ -123,22 +148,80 @@ pub struct Setup {
 /// admin (valid 24 h). Returns what to print.
 pub async fn bootstrap(stores: &Stores, now_ms: i64) -> StoreResult<Option<Setup>> {
     let tenants = stores.tenants.list_tenants().await?;
-    let tenant = match tenants.into_iter().next() {
+    let first_run = tenants.is_empty();
+    let tenant = match tenants.into_iter().find(|t| t.offboarded_at_ms.is_none()) {
         Some(t) => t,
-        None => create_tenant(stores, "My clinic", now_ms).await?,
+        None if first_run => create_tenant(stores, "My clinic", now_ms).await?,
+        None => return Ok(None),
     };
     if !stores.identity.list_users(tenant.id).await?.is_empty() {
         return Ok(None);
     }
-    let code = invite(
+    let code = setup_code(stores, tenant.id, now_ms).await?;
+    Ok(Some(Setup { tenant, code }))
+}
+
+/// A one-time setup code for a clinic's first admin (valid 24 h; its device is approved at
+/// once: someone has to be first).
+pub async fn setup_code(stores: &Stores, tenant: TenantId, now_ms: i64) -> StoreResult<String> {
+    invite(
         stores,
-        tenant.id,
+        tenant,
         Role::Admin,
         "First admin",
         "setup",
         now_ms + 24 * 3600 * 1000,
         true,
     )
-    .await?;
-    Ok(Some(Setup { tenant, code }))
+    .await
+}
+
+/// A new clinic and its first admin's setup code (the operator's `tenant create`).
+pub async fn create_clinic(stores: &Stores, name: &str, now_ms: i64) -> StoreResult<Setup> {
+    let tenant = create_tenant(stores, name, now_ms).await?;
+    let code = setup_code(stores, tenant.id, now_ms).await?;
+    Ok(Setup { tenant, code })
+}
+
+/// Crypto-shreds an exported clinic: its key-encryption key is destroyed (AWS: the KMS key
+/// disabled and scheduled for deletion; embedded: the key row overwritten and the WAL
+/// truncated), the tenant is marked offboarded (every request refused) and the event is
+/// audited. Idempotent: a retry after a failure finishes it.
+pub async fn shred_clinic(stores: &Stores, tenant: &Tenant, now_ms: i64) -> StoreResult<()> {
+    stores.tenants.set_offboarded(tenant.id, now_ms).await?;
+    for d in stores.devices.list_devices(tenant.id).await? {
+        stores
+            .devices
+            .revoke_device_sessions(tenant.id, d.device_id)
+            .await?;
+    }
+    if tenant.offboarded_at_ms.is_none() {
+        stores
+            .audit
+            .append(
+                tenant.id,
+                &AuditRecord {
+                    at_ms: now_ms,
+                    actor: "operator".into(),
+                    device_id: None,
+                    action: "tenant.offboard".into(),
+                    target: Some(tenant.id.to_string()),
+                },
+            )
+            .await?;
+    }
+    match stores
+        .keys
+        .shred_tenant_kek(tenant.id, &tenant.key_ref)
+        .await
+    {
+        Ok(()) => Ok(()),
+        // A retry finds the KMS key already pending deletion.
+        Err(StoreError::Backend(m))
+            if m.contains("KMSInvalidStateException") || m.contains("pending deletion") =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -338,6 +338,7 @@ fn user(name: &str) -> User {
         display_name: name.into(),
         role: Role::Clinician,
         created_at_ms: now_ms(),
+        deactivated_at_ms: None,
     }
 }
 
@@ -352,6 +353,7 @@ fn device(user_id: uuid::Uuid, status: DeviceStatus) -> Device {
         last_seen_ms: 0,
         wipe: None,
         revocation: None,
+        platform: Default::default(),
     }
 }
 
@@ -365,6 +367,9 @@ fn session(device: &Device, id: &str) -> Session {
         expires_at_ms: now_ms() + 3_600_000,
         authenticated_at_ms: 1,
         revoked: false,
+        created_at_ms: 0,
+        last_used_ms: 0,
+        console: false,
     }
 }
 
@@ -376,6 +381,7 @@ fn invite(code_hash: &str, expires_at_ms: i64) -> Invite {
         created_by: "admin".into(),
         auto_approve_device: false,
         expires_at_ms,
+        user_id: None,
     }
 }
 

@@ -182,12 +182,14 @@ async fn seed(src: &Embedded) -> Seeded {
         display_name: "Admin".into(),
         role: Role::Admin,
         created_at_ms: now_ms(),
+        deactivated_at_ms: None,
     };
     let clinician = User {
         user_id: uuid::Uuid::new_v4(),
         display_name: "Clinician".into(),
         role: Role::Clinician,
         created_at_ms: now_ms(),
+        deactivated_at_ms: None,
     };
     for u in [&admin, &clinician] {
         s.identity.put_user(t.id, u).await.unwrap();
@@ -214,6 +216,7 @@ async fn seed(src: &Embedded) -> Seeded {
         last_seen_ms: now_ms(),
         wipe: None,
         revocation: None,
+        platform: Default::default(),
     };
     let lost = Device {
         device_id: DeviceId::random(),

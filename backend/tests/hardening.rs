@@ -84,6 +84,9 @@ impl KeyVault for TestVault {
             .wrap_tenant_key(tenant, key_ref, purpose, plaintext)
             .await
     }
+    async fn shred_tenant_kek(&self, tenant: TenantId, key_ref: &str) -> StoreResult<()> {
+        self.inner.shred_tenant_kek(tenant, key_ref).await
+    }
 }
 
 async fn flaky_app() -> (TestApp, Arc<TestVault>, Stores) {

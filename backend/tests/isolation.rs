@@ -34,9 +34,22 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    let other_tenant = ward_backend::tenants::create_tenant(&app.state.stores, "Other", app.now())
+    // A second real clinic on the same server, with its own admin and clinician.
+    let other = app.other_clinic("Other clinic").await;
+    let other_admin = other.admin().await;
+    let other_clinician = other
+        .staff(&other_admin, "clinician", "Dr Other", true)
+        .await;
+    let other_tenant = other
+        .state
+        .stores
+        .tenants
+        .get_tenant(other.tenant.parse().unwrap())
         .await
+        .unwrap()
         .unwrap();
+    let key = common::release_keys(&app, &clinician).await.pop().unwrap();
+    let client = common::push_client(&app, &clinician, &key).await.object;
 
     let routes: Vec<_> = ward_backend::api::routes()
         .into_iter()
@@ -52,6 +65,10 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
     let path_for = |tpl: &str, tenant: &str| {
         tpl.replace("{tenant}", tenant)
             .replace("{device}", &clinician.device_id.to_string())
+            .replace("{user}", &clinician.user_id)
+            .replace("{session}", "no-such-session")
+            .replace("{client}", &client.to_string())
+            .replace("{grant}", "0000000000000-grant")
     };
     let body = Some(json!({}));
     let mut checked = 0;
@@ -106,6 +123,17 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
             app.call(&admin, &method, &other_path, body.clone()).await,
             &[StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND],
         );
+        // The other clinic's own admin and clinician on this clinic's routes.
+        for (who, d) in [
+            ("other clinic's admin", &other_admin),
+            ("other clinic's clinician", &other_clinician),
+        ] {
+            expect(
+                who,
+                app.call(d, &method, &path, body.clone()).await,
+                &[StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND],
+            );
+        }
         // Missing signature (token only).
         let bare = Request::builder()
             .method(method.as_str())
@@ -175,5 +203,5 @@ async fn every_authenticated_route_refuses_every_bad_caller() {
         assert!(only_error(&r.body));
         checked += 1;
     }
-    assert!(checked >= routes.len() * 5);
+    assert!(checked >= routes.len() * 7);
 }

@@ -85,6 +85,18 @@ pub async fn authenticate(
     // learns it must wipe. Everything else about a dead session or device is a plain 401.
     let admission = admission(&device);
     let session_dead = session.revoked || session.expires_at_ms <= now;
+    // A console session also ends after the clinic's idle timeout and absolute limit: said
+    // with its own code (the bearer token already matched), so the console can say why.
+    if session.console && !session_dead {
+        let policy = crate::domain::identity::tenant_policy(state.env(), tenant).await?;
+        if !session.live(now, &policy) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNAUTHORIZED,
+                ErrorCode::SessionExpired,
+                "the console session ended after inactivity or its time limit; sign in again",
+            ));
+        }
+    }
     // A revocation a failed request left unfinished is finished by the device's own contact
     // (once its signature checks out), so it is answered with its wipe command.
     let resumable = revocation::unfinished(&device);
@@ -135,6 +147,13 @@ pub async fn authenticate(
             .stores
             .devices
             .touch_device(tenant, device_id, now)
+            .await?;
+    }
+    if now - session.used_ms() >= LAST_SEEN_RESOLUTION_MS && !session_dead {
+        state
+            .stores
+            .devices
+            .touch_session(tenant, device_id, &session.session_id, now)
             .await?;
     }
     let (device, admission) = if resumable {

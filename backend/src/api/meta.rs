@@ -98,22 +98,10 @@ pub async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// `GET /`: a plain page for a person who opens the server in a browser.
+/// `GET /`: a plain page for a person who opens the server in a browser. It names no clinic:
+/// which clinics a server hosts is nobody's business but its operator's (each clinic reaches
+/// its console at `/console#tenant=<id>`, the address the setup banner prints).
 pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
-    let tenants = crate::domain::users::clinics(s.env())
-        .await
-        .unwrap_or_default();
-    let rows: String = tenants
-        .iter()
-        .map(|t| {
-            format!(
-                "<li>{} — tenant id <code>{}</code> · <a href=\"/console#tenant={}\">admin console</a></li>",
-                html_escape(&t.name),
-                t.id,
-                t.id
-            )
-        })
-        .collect();
     let page = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Ward</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -121,12 +109,12 @@ pub async fn index(State(s): State<AppState>) -> impl IntoResponse {
          code{{background:#f2f2f2;padding:0 .25rem}}</style></head><body>\
          <h1>Ward is running</h1>\
          <p>This is the Ward sync API for clinic phones (relying party <code>{rp}</code>).</p>\
-         <h2>Clinics on this server</h2><ul>{rows}</ul>\
          <h2>Getting started</h2><ol>\
-         <li>The terminal that started the server shows a one-time <strong>setup code</strong> for the first admin.</li>\
-         <li>Open the <a href=\"/console\">admin console</a> and enroll this browser with that code and a passkey \
+         <li>The terminal that started the server (or <code>ward-server tenant create</code>) shows your clinic's \
+         <strong>console address</strong> and a one-time <strong>setup code</strong> for its first admin.</li>\
+         <li>Open that address (<code>/console#tenant=&lt;clinic id&gt;</code>) and enroll this browser with the code and a passkey \
          (or enroll a device with the Ward app or the <code>ward</code> CLI).</li>\
-         <li>The admin then invites staff and approves their phones.</li></ol>\
+         <li>The admin then invites staff, approves their phones and sets up care teams.</li></ol>\
          <p>Health: <a href=\"/healthz\">/healthz</a> · API description: <a href=\"/openapi.json\">/openapi.json</a></p>\
          </body></html>",
         rp = html_escape(&s.config.rp_id),

@@ -19,6 +19,7 @@ pub mod photos;
 pub mod reports;
 pub mod sync;
 mod table;
+pub mod teams;
 pub mod users;
 
 pub use table::routes;

@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, get, post, put};
 
 use super::openapi::{Access::*, Doc, Param, Returns, any_object, schema};
 use super::{AppState, console, devices, identity, keys, lifecycle, meta, photos, reports, sync};
-use super::{openapi_json, users};
+use super::{openapi_json, teams, users};
 use crate::domain;
 use crate::model::{Device, QuarantineItem, TenantPolicy, WipeState};
 use ward_proto::api::{PushRequest, PushResult};
@@ -187,8 +187,51 @@ pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
         post "/v1/tenants/{tenant}/invites" => identity::create_invite, Admin,
             "Invite a staff member (returns a one-time code)",
             (identity::NewInvite) => json = identity::InviteCreated;
-        get "/v1/tenants/{tenant}/users" => users::list, Admin, "The clinic's staff (admin console)",
-            json = Vec<users::StaffMember>;
+        get "/v1/tenants/{tenant}/users" => users::list, Admin,
+            "The clinic's people, each with their devices and live sessions", json = Vec<users::Person>;
+        get "/v1/tenants/{tenant}/users/{user}" => users::get, Admin, "One person with devices and sessions",
+            json = users::Person;
+        post "/v1/tenants/{tenant}/users/{user}/device-invites" => users::invite_device, Admin,
+            "A one-time code enrolling another device of this person (step-up for an admin's)",
+            json = ward_proto::people::DeviceInvite;
+        post "/v1/tenants/{tenant}/me/device-invites" => users::invite_own_device, Device,
+            "A one-time code enrolling another device of the caller (approved by an admin)",
+            json = ward_proto::people::DeviceInvite;
+        post "/v1/tenants/{tenant}/users/{user}/role" => users::change_role, AdminStepUp,
+            "Change a person's role (their sessions end)",
+            (ward_proto::people::RoleChange) => json = users::Person;
+        post "/v1/tenants/{tenant}/users/{user}/deactivate" => users::deactivate, AdminStepUp,
+            "Deactivate a leaver: every device revoked and wiped, sessions ended, care teams left",
+            (ward_proto::people::Deactivation) => json = users::Deactivated;
+        get "/v1/tenants/{tenant}/users/{user}/sessions" => users::sessions, Device,
+            "A person's live sessions (admins, or the person)", json = Vec<ward_proto::people::SessionInfo>;
+        post "/v1/tenants/{tenant}/devices/{device}/sessions/{session}/end" => users::end_session, Session,
+            "End one session without revoking the device (admins, or the device's user)",
+            json = users::SessionEnded;
+        get "/v1/tenants/{tenant}/users/{user}/caseload" => teams::caseload, Device,
+            "The clients a clinician may read, and why (admins, front desk, the clinician)",
+            json = Vec<ward_proto::people::ClientAccess>;
+        get "/v1/tenants/{tenant}/me/clients" => teams::my_clients, Device,
+            "The clients the caller's devices may hold (care teams, break-glass)",
+            json = ward_proto::people::MyClients;
+        get "/v1/tenants/{tenant}/clients/{client}/team" => teams::team, Device,
+            "A client's care team and active break-glass grants", json = ward_proto::people::CareTeam;
+        post "/v1/tenants/{tenant}/clients/{client}/team/add" => teams::add, Device,
+            "Add a clinician to a client's care team",
+            (ward_proto::people::TeamChange) => json = ward_proto::people::CareTeam;
+        post "/v1/tenants/{tenant}/clients/{client}/team/remove" => teams::remove, Device,
+            "Remove a member from a client's care team (served no more at once)",
+            (ward_proto::people::TeamChange) => json = ward_proto::people::CareTeam;
+        post "/v1/tenants/{tenant}/clients/{client}/team/handover" => teams::handover, Device,
+            "Hand a client over from one clinician to another",
+            (ward_proto::people::Handover) => json = ward_proto::people::CareTeam;
+        post "/v1/tenants/{tenant}/clients/{client}/break-glass" => teams::break_glass, Device,
+            "Emergency access to a client off the caller's care team (typed reason; time-limited; alerts admins)",
+            (ward_proto::people::BreakGlassRequest) => json = ward_proto::people::BreakGlassGrant;
+        get "/v1/tenants/{tenant}/break-glass" => teams::break_glass_list, Admin,
+            "Break-glass grants, newest first (the console's alerts)", json = Vec<ward_proto::people::BreakGlassGrant>;
+        post "/v1/tenants/{tenant}/break-glass/{grant}/acknowledge" => teams::break_glass_ack, Admin,
+            "Acknowledge a break-glass alert", json = ward_proto::people::BreakGlassGrant;
         get "/v1/tenants/{tenant}/devices" => devices::list, Admin, "List devices", json = Vec<Device>;
         post "/v1/tenants/{tenant}/devices/{device}/approve" => devices::approve, AdminStepUp,
             "Approve a pending device", json = domain::devices::Approved;

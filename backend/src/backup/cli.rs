@@ -119,14 +119,14 @@ pub async fn run(args: &[String]) -> anyhow::Result<bool> {
     }
 }
 
-fn emit<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+pub(crate) fn emit<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}", serde_json::to_string_pretty(v)?)?;
     Ok(())
 }
 
 /// The configured store ([`crate::store::open`], as `ward-server` opens it).
-async fn open_store(config: &Config) -> anyhow::Result<Stores> {
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<Stores> {
     Ok(crate::store::open(&config.store, &config.web_origin)
         .await?
         .stores)
@@ -185,7 +185,7 @@ pub fn load_key(path: &Path, create: bool) -> anyhow::Result<ArchiveKey> {
 }
 
 /// Creates a new file readable by its owner only (refusing to overwrite one).
-fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
+pub(crate) fn create_private(path: &Path) -> anyhow::Result<std::fs::File> {
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]

@@ -17,6 +17,9 @@ fn usage() -> String {
        ward-server backup export  --tenant <id> --out <file> --key <keyfile>
        ward-server backup restore --in <file> --key <keyfile>
        ward-server backup drill   [--tenant <id>] [--keep <dir>]
+       ward-server tenant create   --name <clinic name>
+       ward-server tenant list
+       ward-server tenant offboard --tenant <id> --out <file> --key <keyfile> --yes
        ward-server --help
 
 commands:
@@ -24,6 +27,9 @@ commands:
   backup export     write one tenant to an encrypted archive
   backup restore    restore an archive into the configured store
   backup drill      export and restore into a scratch store, and compare
+  tenant create     a new clinic: its own key, its console address, its first admin's setup code
+  tenant list       the clinics in the store
+  tenant offboard   export a clinic to an archive, then crypto-shred it
 
 environment:
 ",
@@ -48,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
             let ok = backup::cli::run(&args[2..]).await?;
             std::process::exit(if ok { 0 } else { 1 });
         }
+        Some("tenant") => ward_backend::operator::run(&args[2..]).await,
         Some("-h" | "--help" | "help") => {
             print!("{}", usage());
             Ok(())
@@ -92,8 +99,8 @@ async fn serve() -> anyhow::Result<()> {
     let mut banner = format!("\nWard is running at {}\n", config.web_origin);
     if let Some(s) = setup {
         banner.push_str(&format!(
-            "Clinic \"{}\" (tenant {})\nOne-time setup code for the first admin (valid 24 h): {}\n",
-            s.tenant.name, s.tenant.id, s.code
+            "Clinic \"{}\" (tenant {})\nIts admin console: {}/console#tenant={}\nOne-time setup code for the first admin (valid 24 h): {}\n",
+            s.tenant.name, s.tenant.id, config.web_origin, s.tenant.id, s.code
         ));
     }
     println!("{banner}");

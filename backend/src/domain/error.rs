@@ -15,6 +15,22 @@ pub enum DomainError {
     /// The caller may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// No such thing, with a more precise code than `not_found` (`not_a_member`).
+    #[error("{message}")]
+    Missing {
+        /// Which thing.
+        code: ErrorCode,
+        /// Human message.
+        message: String,
+    },
+    /// The caller may not do this, for a reason with its own code (`break_glass_disabled`).
+    #[error("{message}")]
+    Refused {
+        /// Which rule.
+        code: ErrorCode,
+        /// Human message.
+        message: String,
+    },
     /// The caller is not who it claims (no session, bad passkey or ceremony).
     #[error("{message}")]
     Unauthenticated {

@@ -58,6 +58,16 @@ pub struct EnrollFinish {
     pub invite_code: String,
 }
 
+/// The existing, active user a device invite names.
+async fn invited_user(env: Env<'_>, tenant: TenantId, id: uuid::Uuid) -> DomainResult<User> {
+    env.stores
+        .identity
+        .get_user(tenant, id)
+        .await?
+        .filter(User::active)
+        .ok_or_else(|| DomainError::forbidden("invite unknown, already used or expired"))
+}
+
 /// The tenant's wipe-command public key, which a device pins when it gets a session.
 async fn wipe_public_key(env: Env<'_>, tenant: TenantId) -> DomainResult<Option<String>> {
     Ok(env
@@ -68,14 +78,18 @@ async fn wipe_public_key(env: Env<'_>, tenant: TenantId) -> DomainResult<Option<
         .and_then(|t| t.wipe_key.map(|k| k.public_key)))
 }
 
-/// 404 unless the tenant exists (checked before an enrollment's body is read).
+/// 404 unless the tenant exists and was not offboarded (checked before an enrollment's body
+/// is read).
 pub async fn require_tenant(env: Env<'_>, tenant: TenantId) -> DomainResult<()> {
-    env.stores
-        .tenants
-        .get_tenant(tenant)
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| DomainError::not_found("no such tenant"))
+    env.tenant(tenant).await.map(drop)
+}
+
+/// The clinic's policy (request authentication reads it for console sessions).
+pub async fn tenant_policy(
+    env: Env<'_>,
+    tenant: TenantId,
+) -> DomainResult<crate::model::TenantPolicy> {
+    Ok(env.tenant(tenant).await?.policy)
 }
 
 fn webauthn_err(e: impl std::fmt::Display) -> DomainError {
@@ -124,7 +138,7 @@ async fn new_session(
     env: Env<'_>,
     tenant: TenantId,
     user: &User,
-    device: DeviceId,
+    device: &Device,
 ) -> DomainResult<(Session, String)> {
     let token = random_token(32)?;
     let now = env.now();
@@ -132,11 +146,14 @@ async fn new_session(
         session_id: random_token(12)?,
         token_hash: token_hash(&token),
         user_id: user.user_id,
-        device_id: device,
+        device_id: device.device_id,
         role: user.role,
         expires_at_ms: now + env.config.session_ttl_ms,
         authenticated_at_ms: now,
         revoked: false,
+        created_at_ms: now,
+        last_used_ms: now,
+        console: device.platform == crate::model::Platform::Browser,
     };
     env.stores.devices.put_session(tenant, &session).await?;
     Ok((session, token))
@@ -171,22 +188,23 @@ pub async fn enroll_start(
         .map_err(|e| DomainError::invalid(ErrorCode::InvalidUserName, format!("user_name {e}")))?;
     // Refused here, not only at finish: no ceremony is stored for a code that cannot enroll.
     let invite_hash = token_hash(&req.invite_code);
-    if env
+    let invite = env
         .stores
         .identity
         .get_invite(tenant, &invite_hash)
         .await?
-        .is_none_or(|i| i.expires_at_ms <= env.now())
-    {
-        return Err(DomainError::forbidden(
-            "invite unknown, already used or expired",
-        ));
-    }
-    let user = User {
-        user_id: uuid::Uuid::new_v4(),
-        display_name: user_name.into(),
-        role: Role::Clinician,
-        created_at_ms: env.now(),
+        .filter(|i| i.expires_at_ms > env.now())
+        .ok_or_else(|| DomainError::forbidden("invite unknown, already used or expired"))?;
+    let user = match invite.user_id {
+        // A device invite: another passkey and device of this existing person.
+        Some(id) => invited_user(env, tenant, id).await?,
+        None => User {
+            user_id: uuid::Uuid::new_v4(),
+            display_name: user_name.into(),
+            role: Role::Clinician,
+            created_at_ms: env.now(),
+            deactivated_at_ms: None,
+        },
     };
     let (options, reg): (_, PasskeyRegistration) = webauthn
         .start_passkey_registration(user.user_id, &user.display_name, &user.display_name, None)
@@ -246,10 +264,16 @@ pub async fn enroll_finish(
         .take_invite(tenant, &invite_hash, env.now())
         .await?
         .ok_or_else(|| DomainError::forbidden("invite unknown, already used or expired"))?;
-    user.role = invite.role;
-    user.display_name = invite.display_name.clone();
     let now = env.now();
-    env.stores.identity.put_user(tenant, &user).await?;
+    match invite.user_id {
+        // The person exists: their role, name, care teams and history carry over.
+        Some(id) => user = invited_user(env, tenant, id).await?,
+        None => {
+            user.role = invite.role;
+            user.display_name = invite.display_name.clone();
+            env.stores.identity.put_user(tenant, &user).await?;
+        }
+    }
     let cred = Credential {
         user_id: user.user_id,
         credential_id: {
@@ -271,6 +295,7 @@ pub async fn enroll_finish(
         public_key,
         status,
         name: req.device.name.clone(),
+        platform: req.device.platform,
         enrolled_at_ms: now,
         last_seen_ms: now,
         wipe: None,
@@ -287,13 +312,17 @@ pub async fn enroll_finish(
             ),
             other => other.into(),
         })?;
-    let (session, token) = new_session(env, tenant, &user, device.device_id).await?;
+    let (session, token) = new_session(env, tenant, &user, &device).await?;
     audit(
         env,
         tenant,
         &user.user_id.to_string(),
         Some(device.device_id),
-        "user.enroll",
+        if invite.user_id.is_some() {
+            "device.enroll"
+        } else {
+            "user.enroll"
+        },
         Some(user.user_id.to_string()),
     )
     .await?;
@@ -344,7 +373,18 @@ pub async fn login_start(
     tenant: TenantId,
     req: &LoginStart,
 ) -> DomainResult<CeremonyStarted> {
-    let keys = passkeys(env, tenant, req.user_id).await?;
+    let active = env.tenant(tenant).await.is_ok()
+        && env
+            .stores
+            .identity
+            .get_user(tenant, req.user_id)
+            .await?
+            .is_some_and(|u| u.active());
+    let keys = if active {
+        passkeys(env, tenant, req.user_id).await?
+    } else {
+        Vec::new()
+    };
     if keys.is_empty() {
         // Same answer whether the tenant or user exists: nothing to enumerate.
         return Err(DomainError::unauthenticated("no passkey for that user"));
@@ -415,6 +455,7 @@ pub async fn login_finish(
         .identity
         .get_user(tenant, st.user_id)
         .await?
+        .filter(User::active)
         .ok_or_else(|| DomainError::unauthenticated("no such user"))?;
     let device = env
         .stores
@@ -438,7 +479,7 @@ pub async fn login_finish(
         .devices
         .revoke_device_sessions(tenant, device.device_id)
         .await?;
-    let (session, token) = new_session(env, tenant, &user, device.device_id).await?;
+    let (session, token) = new_session(env, tenant, &user, &device).await?;
     audit(
         env,
         tenant,

@@ -7,6 +7,7 @@
 //! [`DomainError`] to its status and code in one place (`impl From<DomainError> for ApiError`).
 
 pub mod audit;
+pub mod break_glass;
 mod caller;
 pub mod devices;
 mod error;
@@ -19,6 +20,7 @@ pub mod policy;
 pub mod reports;
 pub mod revocation;
 pub mod sync;
+pub mod teams;
 pub mod text;
 pub mod throttle;
 pub mod users;
@@ -75,6 +77,7 @@ impl Env<'_> {
             .tenants
             .get_tenant(tenant)
             .await?
+            .filter(|t| t.offboarded_at_ms.is_none())
             .ok_or_else(|| DomainError::NotFound("no such tenant".into()))
     }
 }

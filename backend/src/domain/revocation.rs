@@ -284,6 +284,9 @@ pub async fn resume(
 pub async fn sweep(env: Env<'_>) -> DomainResult<u32> {
     let mut done = 0u32;
     for t in env.stores.tenants.list_tenants().await? {
+        if t.offboarded_at_ms.is_some() {
+            continue;
+        }
         for d in env.stores.devices.list_devices(t.id).await? {
             if !unfinished(&d) {
                 continue;
@@ -317,31 +320,17 @@ pub struct Lockdown {
 /// with the passkey). A retry after a failure finishes what the failed attempt started.
 pub async fn lockdown(env: Env<'_>, caller: &Caller) -> DomainResult<Lockdown> {
     let tenant = caller.tenant;
-    let t = env.tenant(tenant).await?;
     let own = caller.device.device_id;
-    let actor = Actor::Admin(caller);
-    let mut started = Vec::new();
-    let mut sessions_revoked = 0u32;
-    for d in env.stores.devices.list_devices(tenant).await? {
-        if d.device_id == own {
-            continue;
-        }
-        let to_do =
-            matches!(d.status, DeviceStatus::Pending | DeviceStatus::Active) || unfinished(&d);
-        if !to_do {
-            continue;
-        }
-        mark_revoked(env, tenant, d.device_id).await?;
-        let (rev, killed, _) = steps_before_rotation(env, actor, &t, d.device_id).await?;
-        sessions_revoked += killed;
-        started.push((d.device_id, rev));
-    }
-    let revs: Vec<&Revocation> = started.iter().map(|(_, r)| r).collect();
-    let epoch = rotate_past(env, actor, tenant, &revs).await?;
-    let devices_revoked = u32::try_from(started.len()).unwrap_or(u32::MAX);
-    for (device, rev) in started {
-        mark_complete(env, tenant, device, rev).await?;
-    }
+    let others: Vec<Device> = env
+        .stores
+        .devices
+        .list_devices(tenant)
+        .await?
+        .into_iter()
+        .filter(|d| d.device_id != own)
+        .collect();
+    let (devices_revoked, mut sessions_revoked, epoch) =
+        revoke_all(env, caller, &others, true).await?;
     caller
         .audit(
             env,
@@ -359,4 +348,43 @@ pub async fn lockdown(env: Env<'_>, caller: &Caller) -> DomainResult<Lockdown> {
         sessions_revoked,
         epoch,
     })
+}
+
+/// Revokes each of `devices` that is pending or active (or whose revocation a failed request
+/// left unfinished): status, sessions, wipe command, then **one** key rotation past them all.
+/// Returns (devices revoked, sessions ended, epoch after). A retry finishes what a failed call
+/// started. Lockdown (`rotate_anyway`: it rotates even with no other device) and a user's
+/// deactivation use it.
+pub async fn revoke_all(
+    env: Env<'_>,
+    caller: &Caller,
+    devices: &[Device],
+    rotate_anyway: bool,
+) -> DomainResult<(u32, u32, u32)> {
+    let tenant = caller.tenant;
+    let t = env.tenant(tenant).await?;
+    let actor = Actor::Admin(caller);
+    let mut started = Vec::new();
+    let mut sessions_revoked = 0u32;
+    for d in devices {
+        let to_do =
+            matches!(d.status, DeviceStatus::Pending | DeviceStatus::Active) || unfinished(d);
+        if !to_do {
+            continue;
+        }
+        mark_revoked(env, tenant, d.device_id).await?;
+        let (rev, killed, _) = steps_before_rotation(env, actor, &t, d.device_id).await?;
+        sessions_revoked += killed;
+        started.push((d.device_id, rev));
+    }
+    if started.is_empty() && !rotate_anyway {
+        return Ok((0, 0, t.current_epoch));
+    }
+    let revs: Vec<&Revocation> = started.iter().map(|(_, r)| r).collect();
+    let epoch = rotate_past(env, actor, tenant, &revs).await?;
+    let devices_revoked = u32::try_from(started.len()).unwrap_or(u32::MAX);
+    for (device, rev) in started {
+        mark_complete(env, tenant, device, rev).await?;
+    }
+    Ok((devices_revoked, sessions_revoked, epoch))
 }

@@ -66,6 +66,10 @@ pub async fn may_access(
                     .identity
                     .on_care_team(caller.tenant, c, caller.session.user_id)
                     .await?
+                    || super::teams::active_grants(env, caller.tenant, caller.session.user_id)
+                        .await?
+                        .iter()
+                        .any(|g| g.client_id == c)
             }
             None => false,
         },
@@ -79,6 +83,8 @@ pub struct AccessCache<'a> {
     env: Env<'a>,
     caller: &'a Caller,
     teams: HashMap<ObjectId, bool>,
+    /// The caller's unexpired break-glass clients, read once per request when first needed.
+    grants: Option<HashSet<ObjectId>>,
 }
 
 impl<'a> AccessCache<'a> {
@@ -88,6 +94,7 @@ impl<'a> AccessCache<'a> {
             env,
             caller,
             teams: HashMap::new(),
+            grants: None,
         }
     }
 
@@ -98,12 +105,29 @@ impl<'a> AccessCache<'a> {
                 if let Some(&known) = self.teams.get(&c) {
                     return Ok(known);
                 }
-                let allowed = may_access(self.env, self.caller, kind, client).await?;
+                let on_team = self
+                    .env
+                    .stores
+                    .identity
+                    .on_care_team(self.caller.tenant, c, self.caller.session.user_id)
+                    .await?;
+                let allowed = on_team || self.grants().await?.contains(&c);
                 self.teams.insert(c, allowed);
                 Ok(allowed)
             }
             _ => may_access(self.env, self.caller, kind, client).await,
         }
+    }
+}
+
+impl AccessCache<'_> {
+    async fn grants(&mut self) -> DomainResult<&HashSet<ObjectId>> {
+        if self.grants.is_none() {
+            let user = self.caller.session.user_id;
+            let grants = super::teams::active_grants(self.env, self.caller.tenant, user).await?;
+            self.grants = Some(grants.into_iter().map(|g| g.client_id).collect());
+        }
+        Ok(self.grants.get_or_insert_with(HashSet::new))
     }
 }
 
@@ -263,6 +287,20 @@ pub async fn push(
         if new {
             creating.insert(c.client);
         }
+        let item = &req.objects[c.index];
+        if let Some(team) = &item.team {
+            let refusal = if !new {
+                Some("team is only taken with a new client's first version".to_string())
+            } else {
+                super::teams::check_assignment(env, caller, team)
+                    .await?
+                    .err()
+            };
+            if let Some(reason) = refusal {
+                results[c.index] = Some(rejected(item, reason));
+                continue;
+            }
+        }
         if (new && caller.role() == Role::Clinician) || access.may(c.kind, Some(c.client)).await? {
             allowed.push(c);
         } else {
@@ -280,15 +318,33 @@ pub async fn push(
     })
     .await?;
     for client in &new_clients {
-        env.stores
-            .identity
-            .add_care_team(tenant, *client, caller.session.user_id)
-            .await?;
+        // A clinician who creates a client treats them; front desk and admins do not join.
+        if caller.role() == Role::Clinician {
+            env.stores
+                .identity
+                .add_care_team(tenant, *client, caller.session.user_id)
+                .await?;
+        }
+        let team = req
+            .objects
+            .iter()
+            .filter(|i| i.object_id == *client && i.kind == Kind::Client as u8)
+            .find_map(|i| i.team.as_deref());
+        if let Some(team) = team {
+            super::teams::assign_at_creation(env, caller, *client, team).await?;
+        }
     }
 
     // Everything else.
     let mut allowed = Vec::with_capacity(others.len());
     for c in others {
+        if req.objects[c.index].team.is_some() {
+            results[c.index] = Some(rejected(
+                &req.objects[c.index],
+                "team is only taken with a new client record",
+            ));
+            continue;
+        }
         if new_clients.contains(&c.client) || access.may(c.kind, Some(c.client)).await? {
             allowed.push(c);
         } else {
@@ -470,12 +526,22 @@ pub async fn pull(env: Env<'_>, caller: &Caller, q: PullQuery) -> DomainResult<P
     // under an older epoch (a revocation rotated it) fetches the keys again before it writes
     // new data, and one with another policy fetches and applies the new one.
     let t = env.stores.tenants.get_tenant(tenant).await?;
+    // The caller's access fingerprint, on the page that ends the feed (once per sync, not
+    // per page): a device holding another one refreshes "my clients" and drops the rest.
+    let access_tag = if has_more {
+        None
+    } else {
+        let mine =
+            super::teams::access_of(env, tenant, caller.session.user_id, caller.role()).await?;
+        Some(mine.tag())
+    };
     Ok(PullPage {
         objects,
         next_after,
         has_more,
         key_epoch: t.as_ref().map(|t| t.current_epoch),
         policy_tag: t.map(|t| t.policy.tag()),
+        access_tag,
     })
 }
 

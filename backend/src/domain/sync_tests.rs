@@ -39,6 +39,9 @@ impl Fixture {
                 expires_at_ms: i64::MAX,
                 authenticated_at_ms: 1_000,
                 revoked: false,
+                created_at_ms: 0,
+                last_used_ms: 0,
+                console: false,
             },
             device: Device {
                 device_id,
@@ -50,6 +53,7 @@ impl Fixture {
                 last_seen_ms: 1_000,
                 wipe: None,
                 revocation: None,
+                platform: Default::default(),
             },
         };
         Self {

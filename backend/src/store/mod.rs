@@ -24,8 +24,9 @@ use zeroize::Zeroizing;
 
 use crate::error::StoreError;
 use crate::model::{
-    AuditEntry, AuditRecord, Ceremony, ChainLink, Credential, Device, DeviceStatus, Invite,
-    PartInfo, Session, StoredObject, Tenant, UploadState, User, WrappedTenantKey,
+    AuditEntry, AuditRecord, BreakGlassGrant, Ceremony, ChainLink, Credential, Device,
+    DeviceStatus, Invite, PartInfo, Session, StoredObject, Tenant, UploadState, User,
+    WrappedTenantKey,
 };
 
 /// Result of a storage call.
@@ -47,6 +48,8 @@ pub trait TenantStore: Send + Sync {
     /// Moves the current epoch from `expected` to `new`; `Conflict` if it was not `expected`.
     async fn set_current_epoch(&self, tenant: TenantId, expected: u32, new: u32)
     -> StoreResult<()>;
+    /// Marks a tenant offboarded (its key shredded): every request to it is refused.
+    async fn set_offboarded(&self, tenant: TenantId, at_ms: i64) -> StoreResult<()>;
 }
 
 /// Users, passkeys, invites and ceremonies.
@@ -104,6 +107,21 @@ pub trait IdentityStore: Send + Sync {
     /// Every care-team membership `(client, user)` of the tenant, sorted (backup and restore
     /// only; never on a request path).
     async fn list_care_teams(&self, tenant: TenantId) -> StoreResult<Vec<(ObjectId, uuid::Uuid)>>;
+    /// Removes a user from a client's care team; whether they were on it.
+    async fn remove_care_team(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: uuid::Uuid,
+    ) -> StoreResult<bool>;
+    /// The members of a client's care team.
+    async fn care_team(&self, tenant: TenantId, client: ObjectId) -> StoreResult<Vec<uuid::Uuid>>;
+    /// The clients on whose care team `user` is (their caseload).
+    async fn caseload(&self, tenant: TenantId, user: uuid::Uuid) -> StoreResult<Vec<ObjectId>>;
+    /// Stores (creates or replaces) a break-glass grant.
+    async fn put_break_glass(&self, tenant: TenantId, grant: &BreakGlassGrant) -> StoreResult<()>;
+    /// Every break-glass grant of the tenant, oldest first (grant ids sort by time).
+    async fn list_break_glass(&self, tenant: TenantId) -> StoreResult<Vec<BreakGlassGrant>>;
 }
 
 /// Devices, sessions and request nonces.
@@ -141,6 +159,23 @@ pub trait DeviceStore: Send + Sync {
     ) -> StoreResult<Option<Session>>;
     /// Revokes every session of a device; returns how many.
     async fn revoke_device_sessions(&self, tenant: TenantId, device: DeviceId) -> StoreResult<u32>;
+    /// Every session of a device (ended and expired ones included).
+    async fn list_sessions(&self, tenant: TenantId, device: DeviceId) -> StoreResult<Vec<Session>>;
+    /// Ends one session of a device; whether it was live (not already ended).
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+    ) -> StoreResult<bool>;
+    /// Records the time of a session's last authenticated request (only ever forward).
+    async fn touch_session(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<()>;
     /// Records a fresh passkey assertion on a session (step-up).
     async fn mark_authenticated(
         &self,
@@ -462,6 +497,11 @@ pub trait KeyVault: Send + Sync {
         purpose: KeyPurpose,
         plaintext: &[u8],
     ) -> StoreResult<Vec<u8>>;
+    /// Crypto-shreds a tenant: after this, no wrapped key of the tenant (so no envelope of
+    /// it, anywhere, backups included) can be unwrapped. AWS: the KMS key is scheduled for
+    /// deletion (disabled at once, deleted after the waiting period); embedded: the KEK row is
+    /// deleted and overwritten in the database file, its WAL and free pages.
+    async fn shred_tenant_kek(&self, tenant: TenantId, key_ref: &str) -> StoreResult<()>;
 }
 
 /// Device lifecycle state beyond status: tenant policies, remote-wipe state and the

@@ -94,6 +94,22 @@ impl TestApp {
         Self::with_stores(stores, None, tempfile::tempdir().unwrap()).await
     }
 
+    /// A second clinic on the same server (its own key), seen through the same router: a
+    /// `TestApp` whose `tenant` and `setup_code` are the new clinic's.
+    pub async fn other_clinic(&self, name: &str) -> TestApp {
+        let setup = tenants::create_clinic(&self.state.stores, name, self.now())
+            .await
+            .unwrap();
+        TestApp {
+            router: self.router.clone(),
+            state: self.state.clone(),
+            clock: self.clock.clone(),
+            tenant: setup.tenant.id.to_string(),
+            setup_code: setup.code,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     pub fn advance(&self, ms: i64) {
         self.clock.fetch_add(ms, Ordering::SeqCst);
     }
@@ -140,6 +156,11 @@ impl TestApp {
 
     /// Enrolls a person with an invite code; returns the signed-in device.
     pub async fn enroll(&self, invite_code: &str, name: &str) -> Device {
+        self.enroll_as(invite_code, name, "phone").await
+    }
+
+    /// [`enroll`](Self::enroll) of a device of `platform` (`phone`, `browser`, `cli`).
+    pub async fn enroll_as(&self, invite_code: &str, name: &str, platform: &str) -> Device {
         let mut passkey = SoftPasskey::new(true);
         let (key, _) = DeviceKey::generate().unwrap();
         let device_id = DeviceId::random();
@@ -159,7 +180,7 @@ impl TestApp {
             "ceremony_id": r.body["ceremony_id"],
             "credential": credential,
             "invite_code": invite_code,
-            "device": {"device_id": device_id, "public_key": b64(&key.public_key()), "name": format!("{name}'s phone")},
+            "device": {"device_id": device_id, "public_key": b64(&key.public_key()), "name": format!("{name}'s {platform}"), "platform": platform},
         });
         let r = self.post(&self.t("/enroll/finish"), finish.clone()).await;
         assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);

@@ -89,6 +89,10 @@ pub struct NewDevice {
     pub public_key: String,
     /// Human name.
     pub name: String,
+    /// What kind of device: a phone (default), a console browser, the CLI. Console sessions
+    /// end after the clinic's idle timeout.
+    #[serde(default)]
+    pub platform: crate::people::Platform,
 }
 
 /// A new session.
@@ -220,6 +224,11 @@ pub struct PushItem {
     pub parent_version: Option<VersionId>,
     /// The envelope, base64url.
     pub envelope: String,
+    /// On a client record's first version only: the clinicians assigned to treat the new
+    /// client (front desk registers a patient and assigns them in one step). Each must be an
+    /// active clinician; the pusher needs the right to manage that client's team.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<Vec<uuid::Uuid>>,
 }
 
 /// A push.
@@ -302,6 +311,11 @@ pub struct PullPage {
     /// fetches it (`/me`) and applies it.
     #[serde(default)]
     pub policy_tag: Option<String>,
+    /// [`crate::people::MyClients::tag`] of the caller's current access (care teams and
+    /// break-glass grants): a device holding another one fetches `/me/clients` and drops the
+    /// clients it may no longer read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_tag: Option<String>,
 }
 
 /// Start or resume a photo upload.
@@ -423,6 +437,14 @@ pub struct TenantPolicy {
     pub exif_keep: Vec<String>,
     /// Whether a revoked device uploads its unsynced records to quarantine before its wipe.
     pub rescue_on_wipe: bool,
+    /// Minutes without a request after which a console session ends (1..=240).
+    pub console_idle_minutes: u32,
+    /// Hours after sign-in after which a console session ends however active (1..=24).
+    pub console_session_hours: u32,
+    /// Minutes an emergency (break-glass) access lasts; 0 switches break-glass off (0..=1440).
+    pub break_glass_minutes: u32,
+    /// Whether clinicians on a client's care team may add and remove its members.
+    pub team_members_manage: bool,
 }
 
 impl Default for TenantPolicy {
@@ -434,6 +456,10 @@ impl Default for TenantPolicy {
             photo_consent_required: true,
             exif_keep: vec!["Orientation".into()],
             rescue_on_wipe: true,
+            console_idle_minutes: 15,
+            console_session_hours: 12,
+            break_glass_minutes: 60,
+            team_members_manage: false,
         }
     }
 }
@@ -449,6 +475,15 @@ impl TenantPolicy {
         }
         if self.lease_warning_hours == 0 || self.lease_warning_hours >= self.offline_lease_hours {
             return Err("lease_warning_hours must be at least 1 and less than the lease".into());
+        }
+        if !(1..=240).contains(&self.console_idle_minutes) {
+            return Err("console_idle_minutes must be between 1 and 240".into());
+        }
+        if !(1..=24).contains(&self.console_session_hours) {
+            return Err("console_session_hours must be between 1 and 24".into());
+        }
+        if self.break_glass_minutes > 1440 {
+            return Err("break_glass_minutes must be between 0 (off) and 1440".into());
         }
         if let Some(bad) = self.exif_keep.iter().find(|t| exif_tag(t).is_none()) {
             let known: Vec<&str> = EXIF_TAGS.iter().map(|(n, _)| *n).collect();

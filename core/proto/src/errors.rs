@@ -86,6 +86,10 @@ codes! {
     InvalidDeviceName = "invalid_device_name",
     /// A clinic policy value is out of range or unknown.
     InvalidPolicy = "invalid_policy",
+    /// A reason must be given (break-glass, deactivation).
+    ReasonRequired = "reason_required",
+    /// A care team takes only active clinicians.
+    NotAClinician = "not_a_clinician",
     /// The ceremony id does not name a ceremony of this kind.
     WrongCeremony = "wrong_ceremony",
     /// The passkey ceremony is unknown, used or expired (sent as 401).
@@ -105,6 +109,10 @@ codes! {
     Forbidden = "forbidden",
     /// The action needs a fresh passkey assertion.
     StepUpRequired = "step_up_required",
+    /// The session ended: idle too long, past its absolute limit, or ended by an admin (401).
+    SessionExpired = "session_expired",
+    /// The clinic has switched emergency (break-glass) access off (403).
+    BreakGlassDisabled = "break_glass_disabled",
     // --- what (404/405/409/410)
     /// No such resource (or not visible to the caller).
     NotFound = "not_found",
@@ -114,6 +122,14 @@ codes! {
     Conflict = "conflict",
     /// The device already exists.
     DeviceExists = "device_exists",
+    /// The user is already on that care team.
+    AlreadyMember = "already_member",
+    /// The user is not on that care team.
+    NotAMember = "not_a_member",
+    /// The change would leave the clinic without an active admin.
+    LastAdmin = "last_admin",
+    /// The user was deactivated.
+    UserDeactivated = "user_deactivated",
     /// The resource is not in a state that allows this.
     InvalidState = "invalid_state",
     /// The quarantined item was already accepted or rejected.

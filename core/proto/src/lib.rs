@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod errors;
 pub mod ids;
 pub mod keys;
+pub mod people;
 pub mod sealed;
 pub mod signing;
 pub mod stream;

@@ -165,6 +165,7 @@ pub async fn enroll(
                     device_id,
                     public_key: URL_SAFE_NO_PAD.encode(key.public_key()),
                     name: device_name.to_string(),
+                    platform: ward_proto::people::Platform::Phone,
                 },
                 "invite_code": invite_code,
             }),

@@ -30,6 +30,7 @@ pub fn push_request(batch: &[OutboxItem]) -> PushRequest {
                 },
                 parent_version: it.parent,
                 envelope: URL_SAFE_NO_PAD.encode(&it.envelope),
+                team: None,
             })
             .collect(),
     }

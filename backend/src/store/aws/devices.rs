@@ -23,6 +23,7 @@ const STATUS: &str = "status";
 const SEEN: &str = "seen";
 const REVOKED: &str = "revoked";
 const AUTH: &str = "auth";
+const USED: &str = "used";
 
 fn status_str(s: DeviceStatus) -> &'static str {
     match s {
@@ -64,6 +65,9 @@ fn session_from(item: &Item) -> StoreResult<Session> {
     let mut sess: Session = body(item)?;
     sess.revoked = matches!(item.get(REVOKED), Some(AttributeValue::Bool(true)));
     sess.authenticated_at_ms = get_n(item, AUTH)?;
+    if item.contains_key(USED) {
+        sess.last_used_ms = get_n(item, USED)?;
+    }
     Ok(sess)
 }
 
@@ -216,6 +220,63 @@ impl DeviceStore for Aws {
             }
         }
         Ok(revoked)
+    }
+
+    async fn list_sessions(&self, tenant: TenantId, device: DeviceId) -> StoreResult<Vec<Session>> {
+        let p = Partition::new(tenant, Kind::Session);
+        let prefix = format!("{device}#");
+        let items = self
+            .table
+            .query(&p, Range::Prefix(&prefix), true, None)
+            .await?;
+        items.iter().map(session_from).collect()
+    }
+
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+    ) -> StoreResult<bool> {
+        let p = Partition::new(tenant, Kind::Session);
+        let set = Set {
+            expr: "SET #r = :t",
+            names: vec![("#r", REVOKED)],
+            values: vec![(":t", AttributeValue::Bool(true))],
+        };
+        let cond = Cond::Expr(
+            "attribute_exists(#pk) AND #r = :f".into(),
+            vec![("#r", REVOKED)],
+            vec![(":f", AttributeValue::Bool(false))],
+        );
+        self.table
+            .update(&p, &session_sk(device, session_id), set, cond)
+            .await
+    }
+
+    async fn touch_session(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::Session);
+        let set = Set {
+            expr: "SET #u = :now",
+            names: vec![("#u", USED)],
+            values: vec![(":now", n(now_ms))],
+        };
+        // Only forward, never creating a session: a failed condition is the intended no-op.
+        let cond = Cond::Expr(
+            "attribute_exists(#pk) AND (attribute_not_exists(#u) OR #u < :now)".into(),
+            vec![("#u", USED)],
+            Vec::new(),
+        );
+        self.table
+            .update(&p, &session_sk(device, session_id), set, cond)
+            .await
+            .map(drop)
     }
 
     async fn mark_authenticated(

@@ -1,6 +1,7 @@
 //! `IdentityStore` on DynamoDB: users (`T#<t>#USER`/`<user>`), passkeys
 //! (`T#<t>#CRED`/`<user>#<credential>`, listed per user by sort-key prefix), care teams
-//! (`T#<t>#CARE`/`<client>#<user>`), and the two consume-once records, invites
+//! (`T#<t>#CARE`/`<client>#<user>`, mirrored as `T#<t>#CASELOAD`/`<user>#<client>`),
+//! break-glass grants (`T#<t>#BREAKGLASS`/`<grant id>`), and the two consume-once records, invites
 //! (`T#<t>#INVITE`/`<code hash>`) and ceremonies (`T#<t>#CEREMONY`/`<id>`). Those carry `exp`
 //! and `ttl`; taking one is a single `DeleteItem` with `attribute_exists` and `ALL_OLD`, so of
 //! concurrent takers exactly one receives it, and an expired one is deleted but not returned
@@ -11,7 +12,7 @@ use ward_proto::{ObjectId, TenantId};
 
 use super::Aws;
 use super::table::{Cond, Kind, Partition, Range, Table, body, expired, set_body, set_expiry};
-use crate::model::{Ceremony, Credential, Invite, User};
+use crate::model::{BreakGlassGrant, Ceremony, Credential, Invite, User};
 use crate::store::{IdentityStore, StoreResult};
 
 impl Aws {
@@ -118,9 +119,20 @@ impl IdentityStore for Aws {
         client: ObjectId,
         user: uuid::Uuid,
     ) -> StoreResult<()> {
+        // The membership and its caseload row (`T#<t>#CASELOAD`/`<user>#<client>`, so a
+        // person's clients are one query) in one transaction.
         let p = Partition::new(tenant, Kind::CareTeam);
-        let item = Table::item(&p, format!("{client}#{user}"));
-        self.table.put(item, Cond::None).await.map(drop)
+        let cp = Partition::new(tenant, Kind::Caseload);
+        self.table
+            .transact(vec![
+                super::table::TxWrite::Put(Table::item(&p, format!("{client}#{user}")), Cond::None),
+                super::table::TxWrite::Put(
+                    Table::item(&cp, format!("{user}#{client}")),
+                    Cond::None,
+                ),
+            ])
+            .await
+            .map(drop)
     }
 
     async fn on_care_team(
@@ -140,17 +152,77 @@ impl IdentityStore for Aws {
     async fn list_care_teams(&self, tenant: TenantId) -> StoreResult<Vec<(ObjectId, uuid::Uuid)>> {
         let p = Partition::new(tenant, Kind::CareTeam);
         let items = self.table.query(&p, Range::All, true, None).await?;
+        items.iter().map(member).collect()
+    }
+
+    async fn remove_care_team(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: uuid::Uuid,
+    ) -> StoreResult<bool> {
+        // The caseload row first: a failure between the two leaves a membership the next
+        // removal (a retry) finds and finishes, never a caseload entry without a membership
+        // being served (access is decided on the membership row).
+        let cp = Partition::new(tenant, Kind::Caseload);
+        self.table.take(&cp, &format!("{user}#{client}")).await?;
+        let p = Partition::new(tenant, Kind::CareTeam);
+        Ok(self
+            .table
+            .take(&p, &format!("{client}#{user}"))
+            .await?
+            .is_some())
+    }
+
+    async fn care_team(&self, tenant: TenantId, client: ObjectId) -> StoreResult<Vec<uuid::Uuid>> {
+        let p = Partition::new(tenant, Kind::CareTeam);
+        let prefix = format!("{client}#");
+        let items = self
+            .table
+            .query(&p, Range::Prefix(&prefix), true, None)
+            .await?;
+        items.iter().map(|i| member(i).map(|(_, u)| u)).collect()
+    }
+
+    async fn caseload(&self, tenant: TenantId, user: uuid::Uuid) -> StoreResult<Vec<ObjectId>> {
+        let p = Partition::new(tenant, Kind::Caseload);
+        let prefix = format!("{user}#");
+        let items = self
+            .table
+            .query(&p, Range::Prefix(&prefix), true, None)
+            .await?;
         items
             .iter()
             .map(|item| {
                 let k = super::table::get_s(item, super::table::SK)?;
-                let bad = || crate::error::StoreError::Backend(format!("bad care team key {k:?}"));
-                let (client, user) = k.split_once('#').ok_or_else(bad)?;
-                Ok((
-                    client.parse().map_err(|_| bad())?,
-                    user.parse().map_err(|_| bad())?,
-                ))
+                let bad = || crate::error::StoreError::Backend(format!("bad caseload key {k:?}"));
+                let (_, client) = k.split_once('#').ok_or_else(bad)?;
+                client.parse().map_err(|_| bad())
             })
             .collect()
     }
+
+    async fn put_break_glass(&self, tenant: TenantId, grant: &BreakGlassGrant) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::BreakGlass);
+        let mut item = Table::item(&p, grant.grant_id.clone());
+        set_body(&mut item, grant)?;
+        self.table.put(item, Cond::None).await.map(drop)
+    }
+
+    async fn list_break_glass(&self, tenant: TenantId) -> StoreResult<Vec<BreakGlassGrant>> {
+        let p = Partition::new(tenant, Kind::BreakGlass);
+        let items = self.table.query(&p, Range::All, true, None).await?;
+        items.iter().map(body).collect()
+    }
+}
+
+/// A care-team item's `(client, user)` from its sort key `<client>#<user>`.
+fn member(item: &super::table::Item) -> StoreResult<(ObjectId, uuid::Uuid)> {
+    let k = super::table::get_s(item, super::table::SK)?;
+    let bad = || crate::error::StoreError::Backend(format!("bad care team key {k:?}"));
+    let (client, user) = k.split_once('#').ok_or_else(bad)?;
+    Ok((
+        client.parse().map_err(|_| bad())?,
+        user.parse().map_err(|_| bad())?,
+    ))
 }

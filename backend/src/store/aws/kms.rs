@@ -144,4 +144,8 @@ impl KeyVault for Aws {
             .map(Blob::into_inner)
             .ok_or_else(|| StoreError::Backend("Encrypt returned no ciphertext".into()))
     }
+
+    async fn shred_tenant_kek(&self, _tenant: TenantId, key_ref: &str) -> StoreResult<()> {
+        self.shred_tenant(key_ref).await
+    }
 }

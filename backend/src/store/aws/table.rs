@@ -64,6 +64,10 @@ pub(super) enum Kind {
     Ceremony,
     /// Care-team membership (sk `<client>#<user>`).
     CareTeam,
+    /// The same memberships by person (sk `<user>#<client>`).
+    Caseload,
+    /// Break-glass grants (sk time-ordered grant id).
+    BreakGlass,
     /// Devices (sk device id).
     Device,
     /// Sessions (sk `<device>#<session>`), expiring.
@@ -98,6 +102,8 @@ impl Kind {
             Kind::Invite => "INVITE",
             Kind::Ceremony => "CEREMONY",
             Kind::CareTeam => "CARE",
+            Kind::Caseload => "CASELOAD",
+            Kind::BreakGlass => "BREAKGLASS",
             Kind::Device => "DEVICE",
             Kind::Session => "SESSION",
             Kind::Nonce => "NONCE",

@@ -18,12 +18,16 @@ use crate::store::{StoreResult, TenantStore};
 
 const TENANT_SK: &str = "TENANT";
 const EPOCH: &str = "epoch";
+const OFFBOARDED: &str = "offboarded";
 
 fn tenant_from(item: &Item) -> StoreResult<Tenant> {
     let mut t: Tenant = body(item)?;
     t.current_epoch = get_n(item, EPOCH)?;
     if let Some(policy) = super::lifecycle::json_attr(item, super::lifecycle::POLICY)? {
         t.policy = policy;
+    }
+    if item.contains_key(OFFBOARDED) {
+        t.offboarded_at_ms = Some(get_n(item, OFFBOARDED)?);
     }
     Ok(t)
 }
@@ -97,6 +101,20 @@ impl TenantStore for Aws {
             Err(StoreError::Conflict(
                 "no such tenant, or its epoch changed concurrently".into(),
             ))
+        }
+    }
+
+    async fn set_offboarded(&self, tenant: TenantId, at_ms: i64) -> StoreResult<()> {
+        let p = Partition::new(tenant, Kind::Tenant);
+        let set = Set {
+            expr: "SET #o = if_not_exists(#o, :at)",
+            names: vec![("#o", OFFBOARDED)],
+            values: vec![(":at", n(at_ms))],
+        };
+        if self.table.update(&p, TENANT_SK, set, Cond::Exists).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict("no such tenant".into()))
         }
     }
 }

@@ -121,6 +121,61 @@ impl DeviceStore for Embedded {
         .await
     }
 
+    async fn list_sessions(&self, tenant: TenantId, device: DeviceId) -> StoreResult<Vec<Session>> {
+        let (id, prefix) = (t(tenant), format!("{device}#"));
+        let bodies = self
+            .run(move |c| rec_list(c, &id, "session", &prefix))
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+
+    async fn end_session(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+    ) -> StoreResult<bool> {
+        let (id, k) = (t(tenant), format!("{device}#{session_id}"));
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let mut ended = false;
+            if let Some(body) = rec_get(&tx, &id, "session", &k)? {
+                let mut s: Session = parse(&body)?;
+                if !s.revoked {
+                    s.revoked = true;
+                    rec_put(&tx, &id, "session", &k, &json(&s)?, Some(s.expires_at_ms))?;
+                    ended = true;
+                }
+            }
+            tx.commit()?;
+            Ok(ended)
+        })
+        .await
+    }
+
+    async fn touch_session(
+        &self,
+        tenant: TenantId,
+        device: DeviceId,
+        session_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let (id, k) = (t(tenant), format!("{device}#{session_id}"));
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            if let Some(body) = rec_get(&tx, &id, "session", &k)? {
+                let mut s: Session = parse(&body)?;
+                if s.last_used_ms < now_ms {
+                    s.last_used_ms = now_ms;
+                    rec_put(&tx, &id, "session", &k, &json(&s)?, Some(s.expires_at_ms))?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn mark_authenticated(
         &self,
         tenant: TenantId,

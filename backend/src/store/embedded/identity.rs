@@ -7,7 +7,7 @@ use ward_proto::{ObjectId, TenantId};
 
 use super::{Embedded, json, parse, rec_get, rec_list, rec_put, rec_take, t};
 use crate::error::StoreError;
-use crate::model::{Ceremony, Credential, Invite, User};
+use crate::model::{BreakGlassGrant, Ceremony, Credential, Invite, User};
 use crate::store::{IdentityStore, StoreResult};
 
 #[async_trait]
@@ -145,15 +145,85 @@ impl IdentityStore for Embedded {
                 Ok(rows.collect::<Result<_, _>>()?)
             })
             .await?;
-        keys.iter()
-            .map(|k| {
-                let bad = || StoreError::Backend(format!("bad care team key {k:?}"));
-                let (client, user) = k.split_once('#').ok_or_else(bad)?;
-                Ok((
-                    client.parse().map_err(|_| bad())?,
-                    user.parse().map_err(|_| bad())?,
-                ))
-            })
-            .collect()
+        keys.iter().map(|k| member_key(k)).collect()
     }
+
+    async fn remove_care_team(
+        &self,
+        tenant: TenantId,
+        client: ObjectId,
+        user: uuid::Uuid,
+    ) -> StoreResult<bool> {
+        let (id, k) = (t(tenant), format!("{client}#{user}"));
+        self.run(move |c| {
+            let n = c.execute(
+                "DELETE FROM records WHERE tenant = ?1 AND kind = 'care_team' AND key = ?2",
+                rusqlite::params![id, k],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn care_team(&self, tenant: TenantId, client: ObjectId) -> StoreResult<Vec<uuid::Uuid>> {
+        let (id, prefix) = (t(tenant), format!("{client}#"));
+        let keys = self
+            .run(move |c| rec_keys(c, &id, "care_team", &prefix))
+            .await?;
+        keys.iter().map(|k| member_key(k).map(|(_, u)| u)).collect()
+    }
+
+    async fn caseload(&self, tenant: TenantId, user: uuid::Uuid) -> StoreResult<Vec<ObjectId>> {
+        // One indexed range of the tenant's memberships, filtered by user (SQLite reads a
+        // clinic's few thousand keys in well under a millisecond).
+        let (id, suffix) = (t(tenant), format!("%#{user}"));
+        let keys: Vec<String> = self
+            .run(move |c| {
+                let mut s = c.prepare(
+                    "SELECT key FROM records WHERE tenant = ?1 AND kind = 'care_team' AND key LIKE ?2 ORDER BY key",
+                )?;
+                let rows = s.query_map(rusqlite::params![id, suffix], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await?;
+        keys.iter().map(|k| member_key(k).map(|(c, _)| c)).collect()
+    }
+
+    async fn put_break_glass(&self, tenant: TenantId, grant: &BreakGlassGrant) -> StoreResult<()> {
+        let (id, k, body) = (t(tenant), grant.grant_id.clone(), json(grant)?);
+        self.run(move |c| rec_put(c, &id, "break_glass", &k, &body, None))
+            .await
+    }
+
+    async fn list_break_glass(&self, tenant: TenantId) -> StoreResult<Vec<BreakGlassGrant>> {
+        let id = t(tenant);
+        let bodies = self
+            .run(move |c| rec_list(c, &id, "break_glass", ""))
+            .await?;
+        bodies.iter().map(|b| parse(b)).collect()
+    }
+}
+
+/// A care-team key `<client>#<user>`.
+fn member_key(k: &str) -> StoreResult<(ObjectId, uuid::Uuid)> {
+    let bad = || StoreError::Backend(format!("bad care team key {k:?}"));
+    let (client, user) = k.split_once('#').ok_or_else(bad)?;
+    Ok((
+        client.parse().map_err(|_| bad())?,
+        user.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// The keys of a kind under a prefix, in key order.
+fn rec_keys(
+    c: &rusqlite::Connection,
+    tenant: &str,
+    kind: &str,
+    prefix: &str,
+) -> StoreResult<Vec<String>> {
+    let mut s = c.prepare(
+        "SELECT key FROM records WHERE tenant = ?1 AND kind = ?2 AND substr(key, 1, length(?3)) = ?3 ORDER BY key",
+    )?;
+    let rows = s.query_map(rusqlite::params![tenant, kind, prefix], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

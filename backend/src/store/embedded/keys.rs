@@ -46,14 +46,22 @@ impl Embedded {
     }
 
     /// Crypto-shreds a tenant: deletes its KEK, after which no wrapped tenant key (and so no
-    /// envelope of that tenant, anywhere) can be opened.
+    /// envelope of that tenant, anywhere) can be opened. The row is deleted with SQLite's
+    /// `secure_delete` on (its bytes are overwritten with zeros in the page, so neither the
+    /// database's free pages nor a later WAL frame holds them), the tenant's wrapped keys go
+    /// with it, and the WAL is checkpointed and truncated so no older frame keeps a copy.
     pub async fn shred_tenant(&self, tenant: TenantId) -> StoreResult<()> {
         let id = t(tenant);
         self.run(move |c| {
-            c.execute(
-                "DELETE FROM records WHERE tenant = ?1 AND kind = 'kek'",
-                [id],
+            c.pragma_update(None, "secure_delete", "ON")?;
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM records WHERE tenant = ?1 AND kind IN ('kek', 'tenant_key')",
+                [&id],
             )?;
+            tx.commit()?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            c.pragma_update(None, "secure_delete", "OFF")?;
             Ok(())
         })
         .await
@@ -110,5 +118,9 @@ impl KeyVault for Embedded {
         let kek = self.tenant_kek(tenant).await?;
         kek.seal_small(&tenant_key_context(tenant, purpose), plaintext)
             .map_err(|e| StoreError::Backend(e.to_string()))
+    }
+
+    async fn shred_tenant_kek(&self, tenant: TenantId, _key_ref: &str) -> StoreResult<()> {
+        self.shred_tenant(tenant).await
     }
 }

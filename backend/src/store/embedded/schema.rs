@@ -275,6 +275,7 @@ mod tests {
             display_name: "Dr Old".into(),
             role: Role::Clinician,
             created_at_ms: 1,
+            deactivated_at_ms: None,
         };
         let device = Device {
             device_id: DeviceId::random(),
@@ -286,6 +287,7 @@ mod tests {
             last_seen_ms: 0,
             wipe: None,
             revocation: None,
+            platform: Default::default(),
         };
         let object = StoredObject {
             object_id: ObjectId::random(),

@@ -98,4 +98,26 @@ impl TenantStore for Embedded {
         })
         .await
     }
+
+    async fn set_offboarded(&self, tenant: TenantId, at_ms: i64) -> StoreResult<()> {
+        let id = t(tenant);
+        self.run(move |c| {
+            let tx = c.transaction()?;
+            let body: Vec<u8> = tx
+                .query_row("SELECT body FROM tenants WHERE tenant = ?1", [&id], |r| {
+                    r.get(0)
+                })
+                .optional()?
+                .ok_or_else(|| StoreError::Conflict("no such tenant".into()))?;
+            let mut tenant: Tenant = parse(&body)?;
+            tenant.offboarded_at_ms.get_or_insert(at_ms);
+            tx.execute(
+                "UPDATE tenants SET body = ?2 WHERE tenant = ?1",
+                params![id, json(&tenant)?],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
 }
