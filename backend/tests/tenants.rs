@@ -249,3 +249,71 @@ async fn an_offboarded_clinic_is_refused_everywhere() {
 }
 
 mod common;
+
+/// On AWS (moto): offboarding through the same rule disables the clinic's KMS key and
+/// schedules its deletion, marks the clinic offboarded, and a retry is harmless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboarding_on_aws_schedules_the_kms_key_deletion() {
+    let moto = tokio::task::spawn_blocking(ward_testkit::shared)
+        .await
+        .unwrap()
+        .unwrap_or_else(|e| panic!("moto server could not start: {e:#}"));
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let aws = ward_backend::store::aws::Aws::connect(ward_backend::store::aws::AwsSettings {
+        table: format!("ward-test-{id}"),
+        bucket: format!("ward-test-{id}"),
+        endpoint: Some(moto.endpoint.clone()),
+        region: None,
+    })
+    .await
+    .unwrap();
+    aws.create_table_and_bucket().await.unwrap();
+    let blobs = ward_backend::store::aws::S3Blobs::new(aws.clone());
+    let stores = ward_backend::store::aws::stores(aws.clone(), blobs);
+    let stay = ward_backend::tenants::create_clinic(&stores, "Staying", 1)
+        .await
+        .unwrap();
+    let leave = ward_backend::tenants::create_clinic(&stores, "Leaving", 1)
+        .await
+        .unwrap();
+    ward_backend::tenants::shred_clinic(&stores, &leave.tenant, 2)
+        .await
+        .unwrap();
+    let t = stores
+        .tenants
+        .get_tenant(leave.tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.offboarded_at_ms, Some(2));
+    let state = |key: String| {
+        let aws = aws.clone();
+        async move {
+            aws.kms()
+                .describe_key()
+                .key_id(key)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap()
+                .key_state
+                .unwrap()
+                .as_str()
+                .to_string()
+        }
+    };
+    assert_eq!(state(leave.tenant.key_ref.clone()).await, "PendingDeletion");
+    assert_eq!(state(stay.tenant.key_ref.clone()).await, "Enabled");
+    // A retry (the operator ran it twice) succeeds and keeps the first time.
+    ward_backend::tenants::shred_clinic(&stores, &t, 3)
+        .await
+        .unwrap();
+    let t = stores
+        .tenants
+        .get_tenant(leave.tenant.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(t.offboarded_at_ms, Some(2));
+}
