@@ -44,6 +44,40 @@ pub(crate) enum AdminCmd {
     },
     /// Revoke every other device and end every session (passkey step-up).
     Lockdown,
+    /// The clinic's people, each with devices and live sessions.
+    People,
+    /// A one-time code enrolling another device of a person (a new or replacement phone, a
+    /// console browser); without --user, of yourself.
+    DeviceInvite {
+        /// The person's user id.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Change a person's role (passkey step-up; their sessions end).
+    Role {
+        /// User id.
+        user: String,
+        /// admin | clinician | front_desk
+        role: String,
+    },
+    /// Deactivate a leaver (passkey step-up): every device revoked and wiped, sessions
+    /// ended, care teams left.
+    Deactivate {
+        /// User id.
+        user: String,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+    },
+    /// End one session without revoking its device.
+    EndSession {
+        /// Device id.
+        device: String,
+        /// Session id.
+        session: String,
+    },
+    /// Break-glass alerts, newest first.
+    Alerts,
     /// Replace the clinic's policies with this JSON (passkey step-up).
     Policy {
         /// e.g. '{"idle_lock_seconds":300,"offline_lease_hours":336,"lease_warning_hours":72,
@@ -83,6 +117,77 @@ pub(crate) fn run(a: AdminCmd, dev: &Device, out: &mut Output<impl Write>) -> Re
                         q["client_id"].as_str().unwrap_or("-")
                     );
                 }
+            }
+        }
+        AdminCmd::People => {
+            let list: serde_json::Value = serde_json::from_str(&sync.people()?)?;
+            for p in list.as_array().into_iter().flatten() {
+                let state = if p["deactivated_at_ms"].is_null() {
+                    "active"
+                } else {
+                    "deactivated"
+                };
+                outln!(
+                    out,
+                    "{}  {:<10}  {:<11}  {}",
+                    p["user_id"].as_str().unwrap_or_default(),
+                    p["role"].as_str().unwrap_or_default(),
+                    state,
+                    p["display_name"].as_str().unwrap_or_default()
+                );
+                for d in p["devices"].as_array().into_iter().flatten() {
+                    outln!(
+                        out,
+                        "    device {}  {:<8}  {}",
+                        d["device_id"].as_str().unwrap_or_default(),
+                        d["status"].as_str().unwrap_or_default(),
+                        d["name"].as_str().unwrap_or_default()
+                    );
+                }
+                for s in p["sessions"].as_array().into_iter().flatten() {
+                    outln!(
+                        out,
+                        "    session {} on {}",
+                        s["session_id"].as_str().unwrap_or_default(),
+                        s["device_id"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
+        AdminCmd::DeviceInvite { user } => {
+            let inv: serde_json::Value = serde_json::from_str(&sync.invite_device(user)?)?;
+            outln!(out, "{}", inv["code"].as_str().unwrap_or_default());
+        }
+        AdminCmd::Role { user, role } => {
+            outln!(out, "{}", sync.change_role(user, role, dev.passkey()?)?);
+        }
+        AdminCmd::Deactivate { user, reason } => {
+            outln!(
+                out,
+                "{}",
+                sync.deactivate_user(user, reason, dev.passkey()?)?
+            );
+        }
+        AdminCmd::EndSession { device, session } => {
+            sync.end_session(device, session.clone())?;
+            outln!(out, "ended {session}");
+        }
+        AdminCmd::Alerts => {
+            let list: serde_json::Value = serde_json::from_str(&sync.break_glass_alerts()?)?;
+            for g in list.as_array().into_iter().flatten() {
+                let ack = if g["acknowledged_at_ms"].is_null() {
+                    "NEW"
+                } else {
+                    "seen"
+                };
+                outln!(
+                    out,
+                    "{}  {ack:<4}  {} on client {}: {}",
+                    g["grant_id"].as_str().unwrap_or_default(),
+                    g["display_name"].as_str().unwrap_or_default(),
+                    g["client_id"].as_str().unwrap_or_default(),
+                    g["reason"].as_str().unwrap_or_default()
+                );
             }
         }
         AdminCmd::Invite { role, name } => {

@@ -89,6 +89,9 @@ enum Cmd {
     /// Clinic administration (an admin's device).
     #[command(subcommand)]
     Admin(AdminCmd),
+    /// Care teams, my clients, break-glass.
+    #[command(subcommand)]
+    Team(team::TeamCmd),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +100,10 @@ enum ClientCmd {
     Add {
         /// Display name.
         name: String,
+        /// A treating clinician's user id (repeatable): front desk assigns them in the same
+        /// step (sent with the client's first sync).
+        #[arg(long = "clinician")]
+        clinicians: Vec<String>,
     },
     /// List clients.
     List,
@@ -276,6 +283,7 @@ macro_rules! outln {
 }
 
 mod admin;
+mod team;
 use admin::AdminCmd;
 
 fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
@@ -359,12 +367,20 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
                 s.pulled,
                 s.requests
             );
+            if s.clients_dropped > 0 {
+                outln!(
+                    out,
+                    "{} client(s) removed from this device: you are no longer on their care team",
+                    s.clients_dropped
+                );
+            }
         }
         Cmd::Status => {
             let vault = dev.open()?;
             let st = vault.status();
             let s = WardSync::new(vault)?.status()?;
             outln!(out, "tenant:        {}", st.tenant_id);
+            outln!(out, "user:          {}", st.user_id);
             outln!(out, "device:        {} ({})", st.device_id, s.device_status);
             outln!(out, "user:          {} ({})", st.user_id, s.role);
             outln!(
@@ -401,17 +417,28 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
         Cmd::Client(c) => {
             let vault = dev.open()?;
             match c {
-                ClientCmd::Add { name } => {
-                    let v = vault.clients().create(ClientInput {
-                        display_name: name,
-                        date_of_birth: None,
-                        external_ref: None,
-                    })?;
+                ClientCmd::Add { name, clinicians } => {
+                    let v = vault.clients().create_assigned(
+                        ClientInput {
+                            display_name: name,
+                            date_of_birth: None,
+                            external_ref: None,
+                        },
+                        clinicians,
+                    )?;
                     outln!(out, "{}", v.client_id);
                 }
                 ClientCmd::List => {
                     for c in vault.clients().list()? {
-                        outln!(out, "{}  {}", c.client_id, c.display_name);
+                        match c.break_glass_until_ms {
+                            Some(until) => outln!(
+                                out,
+                                "{}  {}  (emergency access until {until})",
+                                c.client_id,
+                                c.display_name
+                            ),
+                            None => outln!(out, "{}  {}", c.client_id, c.display_name),
+                        }
                     }
                     // A record this build cannot read is never left out without a trace.
                     let unreadable = vault.unreadable_records()?;
@@ -504,6 +531,7 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
             outln!(out, "{}", c.consent_id);
         }
         Cmd::Admin(a) => admin::run(a, &dev, out)?,
+        Cmd::Team(t) => team::run(t, &dev, out)?,
         Cmd::Conflicts => {
             let vault = dev.open()?;
             for c in vault.clients().list()? {

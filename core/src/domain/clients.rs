@@ -1,5 +1,13 @@
 //! Clients (patients): create, edit (new version), list, open.
+//!
+//! What is listed is what the vault holds: a client the user may no longer read was dropped
+//! at the last sync (`crate::vault::forget`) and is gone from the index. A client held through
+//! an emergency (break-glass) access carries when that access ends, from the access the device
+//! last synced under.
 
+use std::collections::HashMap;
+
+use ward_proto::people::AccessVia;
 use ward_proto::{Kind, ObjectId, VersionId};
 
 use crate::error::{CoreError, Result};
@@ -34,6 +42,11 @@ pub struct ClientView {
     pub external_ref: Option<String>,
     /// When this version was written.
     pub updated_at_ms: i64,
+    /// Set when the user reads this client through an emergency (break-glass) access, not
+    /// as a member of the care team: when that access ends (ms since the Unix epoch), as of
+    /// the last sync. The device drops the client at its first sync after that.
+    #[uniffi(default)]
+    pub break_glass_until_ms: Option<i64>,
 }
 
 /// Parses an id from the app, naming what it should be on error.
@@ -87,7 +100,29 @@ impl ClientInput {
     }
 }
 
-fn view(id: ObjectId, v: &VersionEntry<ClientRecord>) -> Result<ClientView> {
+/// When each client held through break-glass stops being readable, from the access the
+/// device last synced under (empty before the first sync that brought one).
+fn break_glass(ctx: &Ctx<'_>) -> HashMap<ObjectId, i64> {
+    match ctx.stored_access() {
+        Ok(Some(access)) => access
+            .clients
+            .iter()
+            .filter(|c| c.via == AccessVia::BreakGlass)
+            .filter_map(|c| Some((c.client_id, c.expires_at_ms?)))
+            .collect(),
+        Ok(None) => HashMap::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the stored access is unreadable; listing without it");
+            HashMap::new()
+        }
+    }
+}
+
+fn view(
+    id: ObjectId,
+    v: &VersionEntry<ClientRecord>,
+    break_glass: &HashMap<ObjectId, i64>,
+) -> Result<ClientView> {
     let c = v
         .record
         .as_ref()
@@ -99,10 +134,19 @@ fn view(id: ObjectId, v: &VersionEntry<ClientRecord>) -> Result<ClientView> {
         date_of_birth: c.date_of_birth.clone(),
         external_ref: c.external_ref.clone(),
         updated_at_ms: v.created_at_ms,
+        break_glass_until_ms: break_glass.get(&id).copied(),
     })
 }
 
 pub(crate) fn current(ctx: &Ctx<'_>, id: ObjectId) -> Result<ClientView> {
+    current_with(ctx, id, &break_glass(ctx))
+}
+
+fn current_with(
+    ctx: &Ctx<'_>,
+    id: ObjectId,
+    break_glass: &HashMap<ObjectId, i64>,
+) -> Result<ClientView> {
     let versions: &Versions<ClientRecord> =
         ctx.unlocked
             .index
@@ -115,7 +159,7 @@ pub(crate) fn current(ctx: &Ctx<'_>, id: ObjectId) -> Result<ClientView> {
     let head = versions
         .current()
         .ok_or_else(|| CoreError::corrupt(id, "no versions"))?;
-    view(id, head)
+    view(id, head, break_glass)
 }
 
 /// Fails unless `id` is a known client.
@@ -130,12 +174,38 @@ pub(crate) fn require(ctx: &Ctx<'_>, id: ObjectId) -> Result<()> {
     }
 }
 
+/// The sync bookkeeping key holding the clinicians assigned to a new client, until its first
+/// version is acknowledged by the server.
+pub fn team_meta_key(client: ObjectId) -> String {
+    format!("team.{client}")
+}
+
 impl Vault {
     /// Adds a client.
     pub fn create_client(&self, input: ClientInput) -> Result<ClientView> {
+        self.create_client_as(ObjectId::random(), input)
+    }
+
+    /// Adds a client and names the clinicians who treat them (front desk registering a
+    /// patient): the assignment travels with the client record's first push
+    /// ([`team_meta_key`]), so it happens in the same step on the server, offline or not.
+    /// The assignment is written before the record, so a crash leaves either both or an
+    /// assignment no record will ever carry (ignored).
+    pub fn create_client_assigned(
+        &self,
+        input: ClientInput,
+        team: &[uuid::Uuid],
+    ) -> Result<ClientView> {
+        let id = ObjectId::random();
+        if !team.is_empty() {
+            self.set_sync_meta(&team_meta_key(id), &serde_json::to_vec(team)?)?;
+        }
+        self.create_client_as(id, input)
+    }
+
+    fn create_client_as(&self, id: ObjectId, input: ClientInput) -> Result<ClientView> {
         self.with_unlocked(|ctx| {
             let record = input.into_record(ctx)?;
-            let id = ObjectId::random();
             let json = serde_json::to_vec(&record)?;
             let object = ctx.new_ref(id, Kind::Client);
             ctx.store_record(
@@ -187,16 +257,18 @@ impl Vault {
         })
     }
 
-    /// Every client, by name. Damaged records are skipped here (and logged); opening one by
-    /// id reports the damage.
+    /// Every client this device holds, by name ("my clients": after a sync, only those the
+    /// user may still read, plus any created here and not yet synced). Damaged records are
+    /// skipped here (and logged); opening one by id reports the damage.
     pub fn list_clients(&self) -> Result<Vec<ClientView>> {
         self.with_unlocked(|ctx| {
+            let break_glass = break_glass(ctx);
             let mut out: Vec<ClientView> = ctx
                 .unlocked
                 .index
                 .clients
                 .keys()
-                .filter_map(|id| current(ctx, *id).ok())
+                .filter_map(|id| current_with(ctx, *id, &break_glass).ok())
                 .collect();
             out.sort_by_cached_key(|c| c.display_name.to_lowercase());
             Ok(out)

@@ -3,7 +3,8 @@
 //!
 //! - [`WardVault`] ([`vault`]) and its sub-objects per area: [`Clients`], [`Notes`],
 //!   [`Photos`], [`Consents`], [`AuditLog`] (one file each);
-//! - [`WardSync`] ([`sync`]): enrollment, login, sync and the admin calls;
+//! - [`WardSync`] ([`sync`]): enrollment, login, sync and the admin calls; its people and
+//!   care-team calls ([`people`]);
 //! - [`WardError`] ([`error`]): the whole mapping from the core's `CoreError` and sync's
 //!   `ClientError` / `SyncError` into the cases an app can act on;
 //! - the foreign traits: [`SecureKeyStore`] ([`keystore`]), [`PasskeyProvider`] ([`passkey`]),
@@ -27,6 +28,7 @@ pub mod keystore;
 pub mod listener;
 pub mod notes;
 pub mod passkey;
+pub mod people;
 pub mod photos;
 pub mod sync;
 pub mod vault;

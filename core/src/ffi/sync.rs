@@ -45,6 +45,11 @@ pub struct SyncSummary {
     pub unreadable: u64,
     /// API requests made.
     pub requests: u64,
+    /// Clients removed from this phone because the user may no longer read them (taken off
+    /// the care team, or an emergency access ended): "2 clients were removed from this
+    /// phone". Work on them not synced yet stays on the phone.
+    #[uniffi(default)]
+    pub clients_dropped: u64,
 }
 
 impl From<SyncReport> for SyncSummary {
@@ -56,6 +61,7 @@ impl From<SyncReport> for SyncSummary {
             pulled: r.pulled,
             unreadable: r.unreadable,
             requests: r.requests,
+            clients_dropped: r.clients_dropped,
         }
     }
 }
@@ -134,7 +140,10 @@ impl WardSync {
         self.api(&e.server)
     }
 
-    fn run<T>(&self, fut: impl std::future::Future<Output = Result<T, ClientError>>) -> R<T> {
+    pub(super) fn run<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, ClientError>>,
+    ) -> R<T> {
         let r = self.runtime.block_on(async {
             tokio::select! {
                 r = fut => r.map_err(WardError::from),
@@ -152,7 +161,7 @@ impl WardSync {
         }
     }
 
-    fn engine(&self) -> R<Engine> {
+    pub(super) fn engine(&self) -> R<Engine> {
         let api = self.enrolled_api()?;
         let session =
             identity::load_session(&self.vault)?.ok_or_else(|| WardError::SignInRequired {
@@ -432,7 +441,7 @@ pub fn send_pending_wipe_receipt(vault_dir: String) -> R<bool> {
 }
 
 impl WardSync {
-    fn admin_step_up(
+    pub(super) fn admin_step_up(
         &self,
         passkey: Arc<dyn PasskeyProvider>,
         method: Method,

@@ -18,10 +18,13 @@ use ward_proto::api::{
     DownloadRequest, DownloadUrl, MAX_PUSH_OBJECTS, PullPage, PushResult, PushStatus,
     UploadComplete, UploadPlan, UploadStart,
 };
+use ward_proto::people::MyClients;
 use ward_proto::{Kind, ObjectId, ObjectRef};
 
+use super::access;
 use super::client::{ApiClient, Session};
 use super::error::{ClientError, SyncError};
+use super::meta::{ACCESS_TAG, CURSOR};
 use super::push::{PULL_PAGE, PUSH_BATCH_BYTES, push_request};
 use super::report::{Progress, SyncReport};
 use super::retry::retry;
@@ -126,7 +129,18 @@ impl Engine {
             if batch.is_empty() {
                 return Ok(());
             }
-            let request = push_request(&batch);
+            let mut request = push_request(&batch);
+            // A new client's first version carries the clinicians front desk assigned.
+            let mut assigned = Vec::new();
+            for item in &mut request.objects {
+                if item.kind == Kind::Client as u8 && item.parent_version.is_none() {
+                    let key = crate::domain::clients::team_meta_key(item.object_id);
+                    if let Some(team) = self.vault.sync_meta(&key)? {
+                        item.team = Some(serde_json::from_slice(&team).map_err(CoreError::from)?);
+                        assigned.push((item.object_id, key));
+                    }
+                }
+            }
             let body = serde_json::to_vec(&request).map_err(CoreError::from)?;
             let results: Vec<PushResult> = self
                 .call(
@@ -160,6 +174,12 @@ impl Engine {
                 ctx.mark_synced(&acked)?;
                 ctx.mark_refused(&refused)
             })?;
+            // The assignment went with the record (or was refused with it): forget it.
+            for (client, key) in &assigned {
+                if acked.iter().chain(&refused).any(|(o, _)| o == client) {
+                    self.vault.delete_sync_meta(key)?;
+                }
+            }
             report.pushed += acked.len() as u64;
             report.refused += refused.len() as u64;
             done += batch.len() as u64;
@@ -175,7 +195,16 @@ impl Engine {
     ) -> Result<(), ClientError> {
         let pending = self.vault.with_unlocked(|ctx| ctx.pending_photos())?;
         for photo in pending {
-            self.upload_photo(&photo, report, progress).await?;
+            match self.upload_photo(&photo, report, progress).await {
+                // The user may no longer write this client (taken off its care team): the
+                // photo stays here, unsynced, and is tried again next time; the sync goes on,
+                // so the pull that drops the client's synced data still happens.
+                Err(ClientError::Sync(SyncError::Refused { status: 403, .. })) => {
+                    tracing::warn!(photo = %photo.object.object,
+                        "the server refused a photo upload for its client; kept, not uploaded");
+                }
+                other => other?,
+            }
         }
         Ok(())
     }
@@ -237,17 +266,23 @@ impl Engine {
         Ok(())
     }
 
-    /// Pulls the feed from the stored cursor until the server has no more.
+    /// Pulls the feed from the stored cursor until the server has no more. At the end of the
+    /// feed it applies a changed access ([`access`]): drops the clients the user may no longer
+    /// read and, when the access grew, pulls once more from the start.
     pub async fn pull(
         &self,
         report: &mut SyncReport,
         progress: &dyn Progress,
     ) -> Result<(), ClientError> {
         let tenant = self.api.tenant();
+        let mut repulled = false;
         loop {
-            let after = self.vault.sync_meta_i64("cursor")?.unwrap_or(0).max(0) as u64;
+            let after = self.vault.sync_meta_i64(CURSOR)?.unwrap_or(0).max(0) as u64;
+            // A pull from the start after the access grew takes this device's own versions
+            // too: those of a client dropped earlier and now re-added are gone from here.
+            let exclude_own = u8::from(!access::full_pull_pending(&self.vault)?);
             let path = self.api.path(&format!(
-                "/objects/pull?after={after}&limit={PULL_PAGE}&exclude_own=1"
+                "/objects/pull?after={after}&limit={PULL_PAGE}&exclude_own={exclude_own}"
             ));
             let page: PullPage = self.call(report, Method::GET, &path, None).await?;
             let mut items = Vec::with_capacity(page.objects.len());
@@ -308,6 +343,28 @@ impl Engine {
                 {
                     report.requests += 1;
                     super::identity::me(&self.vault, &self.api, &self.session).await?;
+                }
+                // The user's access changed (care team, break-glass): drop the clients they
+                // may no longer read, and pull again from the start if it grew.
+                let applied = self.vault.sync_meta(ACCESS_TAG)?;
+                if let Some(tag) = &page.access_tag
+                    && applied.as_deref() != Some(tag.as_bytes())
+                {
+                    let mine: MyClients = self
+                        .call(report, Method::GET, &self.api.path("/me/clients"), None)
+                        .await?;
+                    if access::apply(&self.vault, tag, &mine, report)? {
+                        if !repulled {
+                            repulled = true;
+                            continue;
+                        }
+                        // Grew again during the pull from the start: the next sync does it
+                        // (the cursor is reset and the pull from the start recorded).
+                        return Ok(());
+                    }
+                }
+                if exclude_own == 0 {
+                    access::full_pull_done(&self.vault)?;
                 }
                 return Ok(());
             }

@@ -6,7 +6,8 @@
 //! [`passkey`] (the authenticator seam and the software authenticator the CLI and tests use),
 //! [`client`] (the signed HTTP transport), [`push`] (batch sizes, the push request), [`receipt`] (the wipe receipt kept beside the vault). Then
 //! [`identity`] (enrollment, login and key delivery), [`wipe`] (executing a remote wipe),
-//! [`audit_upload`] and [`device_state`] (lease, unsynced alarm); [`engine`] (push / photo
+//! [`audit_upload`] and [`device_state`] (lease, unsynced alarm), [`access`] (what a change of
+//! "my clients" means: drops, a pull from the start); [`engine`] (push / photo
 //! upload / pull / download) sits on top of them. Each module imports only modules listed
 //! before it. The vault side (outbox, pulled versions, sealed secrets) is
 //! `crate::vault::outbox`; the app-facing `WardSync` is `crate::ffi::sync`.
@@ -21,6 +22,7 @@ pub mod client;
 pub mod push;
 pub mod receipt;
 
+pub mod access;
 pub mod audit_upload;
 pub mod device_state;
 pub mod identity;

@@ -19,6 +19,9 @@ pub struct SyncReport {
     pub unreadable: u64,
     /// HTTP requests to the API (presigned part PUTs and GETs not counted).
     pub requests: u64,
+    /// Clients whose data was removed from this device because the user may no longer read
+    /// them (taken off the care team, a break-glass access ended).
+    pub clients_dropped: u64,
 }
 
 /// Progress the app can show.

@@ -32,6 +32,9 @@ pub enum Action {
     Search,
     /// The vault was unlocked.
     Unlock,
+    /// A client's data was removed from this device because the user may no longer read it
+    /// (taken off the care team, or a break-glass access ended).
+    ClientDrop,
 }
 
 impl Action {
@@ -47,6 +50,7 @@ impl Action {
             Action::Withdraw => "withdraw",
             Action::Search => "search",
             Action::Unlock => "unlock",
+            Action::ClientDrop => "client.drop",
         }
     }
 }

@@ -225,6 +225,29 @@ impl BlobStore {
         self.path(object).exists()
     }
 
+    /// Deletes `object`'s envelope file (and a temporary one a crash left), if present.
+    /// Returns whether a file was removed. The caller fsyncs the folder ([`sync_dir`]) once
+    /// after a batch of removals.
+    pub fn remove(&self, object: &ObjectRef) -> Result<bool> {
+        let tmp = self
+            .dir
+            .join(format!("{}{TMP_SUFFIX}", Self::file_name(object)));
+        let mut removed = false;
+        for path in [self.path(object), tmp] {
+            match fs::remove_file(&path) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The folder the files are in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Removes temporary files and files that `is_known` does not recognise (left by a crash
     /// between the rename and the database commit). Returns how many were removed.
     pub fn sweep(&self, is_known: impl Fn(&str) -> bool) -> Result<usize> {

@@ -245,39 +245,119 @@ fn scrub<R>(versions: &mut Versions<R>, f: impl Fn(&mut R)) {
     }
 }
 
+fn scrub_client(c: &mut ClientRecord) {
+    c.display_name.zeroize();
+    scrub_opt(&mut c.date_of_birth);
+    scrub_opt(&mut c.external_ref);
+}
+
+fn scrub_note(n: &mut NoteRecord) {
+    match &mut n.body {
+        NoteBodyRecord::Text { text } => text.zeroize(),
+        NoteBodyRecord::Soap {
+            subjective,
+            objective,
+            assessment,
+            plan,
+        } => {
+            for s in [subjective, objective, assessment, plan] {
+                s.zeroize();
+            }
+        }
+    }
+}
+
+fn scrub_photo(p: &mut PhotoRecord) {
+    p.caption.zeroize();
+    scrub_opt(&mut p.body_area);
+    scrub_opt(&mut p.series_label);
+}
+
+fn scrub_consent(c: &mut ConsentRecord) {
+    scrub_opt(&mut c.detail);
+}
+
+/// Removes `version` from `map[object]` (and `object` once it has no version left),
+/// scrubbing what it held. Returns whether it was there.
+fn forget_in<M, R>(map: &mut M, object: ObjectId, version: VersionId, f: fn(&mut R)) -> bool
+where
+    M: ObjectMap<R>,
+{
+    let Some(versions) = map.versions_mut(&object) else {
+        return false;
+    };
+    let Some(at) = versions.all.iter().position(|v| v.version == version) else {
+        return false;
+    };
+    let mut gone = Versions {
+        all: vec![versions.all.remove(at)],
+    };
+    scrub(&mut gone, f);
+    if versions.all.is_empty() {
+        map.remove_object(&object);
+    }
+    true
+}
+
+/// The two map types the index keeps objects in.
+trait ObjectMap<R> {
+    fn versions_mut(&mut self, object: &ObjectId) -> Option<&mut Versions<R>>;
+    fn remove_object(&mut self, object: &ObjectId);
+}
+
+impl<R> ObjectMap<R> for BTreeMap<ObjectId, Versions<R>> {
+    fn versions_mut(&mut self, object: &ObjectId) -> Option<&mut Versions<R>> {
+        self.get_mut(object)
+    }
+    fn remove_object(&mut self, object: &ObjectId) {
+        self.remove(object);
+    }
+}
+
+impl<R> ObjectMap<R> for HashMap<ObjectId, Versions<R>> {
+    fn versions_mut(&mut self, object: &ObjectId) -> Option<&mut Versions<R>> {
+        self.get_mut(object)
+    }
+    fn remove_object(&mut self, object: &ObjectId) {
+        self.remove(object);
+    }
+}
+
+impl Index {
+    /// Forgets one stored version (the vault deleted its row): its decrypted record is
+    /// scrubbed and removed, the object goes once it has no version left, and an
+    /// [`Unreadable`] entry naming it is removed too. `kind` is the stored kind number (a kind
+    /// this build does not know is only ever listed as unreadable). Returns whether the index
+    /// held anything for it.
+    pub fn forget(&mut self, object: ObjectId, version: VersionId, kind: u8) -> bool {
+        let held = match Kind::from_u8(kind) {
+            Some(Kind::Client) => forget_in(&mut self.clients, object, version, scrub_client),
+            Some(Kind::Note) => forget_in(&mut self.notes, object, version, scrub_note),
+            Some(Kind::PhotoMeta) => forget_in(&mut self.photos, object, version, scrub_photo),
+            Some(Kind::Consent) => forget_in(&mut self.consents, object, version, scrub_consent),
+            Some(Kind::PhotoContent | Kind::Thumbnail) | None => false,
+        };
+        let (o, v) = (object.to_string(), version.to_string());
+        let before = self.unreadable.len();
+        self.unreadable
+            .retain(|u| !(u.object_id == o && u.version_id == v));
+        held || self.unreadable.len() != before
+    }
+}
+
 impl Drop for Index {
     fn drop(&mut self) {
         for v in self.clients.values_mut() {
-            scrub(v, |c| {
-                c.display_name.zeroize();
-                scrub_opt(&mut c.date_of_birth);
-                scrub_opt(&mut c.external_ref);
-            });
+            scrub(v, scrub_client);
         }
         for v in self.notes.values_mut() {
-            scrub(v, |n| match &mut n.body {
-                NoteBodyRecord::Text { text } => text.zeroize(),
-                NoteBodyRecord::Soap {
-                    subjective,
-                    objective,
-                    assessment,
-                    plan,
-                } => {
-                    for s in [subjective, objective, assessment, plan] {
-                        s.zeroize();
-                    }
-                }
-            });
+            scrub(v, scrub_note);
         }
         for v in self.photos.values_mut() {
-            scrub(v, |p| {
-                p.caption.zeroize();
-                scrub_opt(&mut p.body_area);
-                scrub_opt(&mut p.series_label);
-            });
+            scrub(v, scrub_photo);
         }
         for v in self.consents.values_mut() {
-            scrub(v, |c| scrub_opt(&mut c.detail));
+            scrub(v, scrub_consent);
         }
     }
 }

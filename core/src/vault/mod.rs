@@ -10,9 +10,11 @@
 //!
 //! The vault owns its audit storage ([`audit`]): an event is appended in the same transaction
 //! as the change it records, so the audit log sits here, below the domain use cases.
+//! [`forget`] removes a client the user may no longer read (rows, files, index entries).
 
 pub mod audit;
 pub mod blobs;
+pub mod forget;
 mod guard;
 pub mod index;
 pub mod outbox;

@@ -109,6 +109,29 @@ impl Vault {
         self.with_conn(|c| meta_put(c, &format!("sync.{key}"), value))
     }
 
+    /// Removes a sync bookkeeping entry (works while locked).
+    pub fn delete_sync_meta(&self, key: &str) -> Result<()> {
+        self.with_conn(|c| {
+            c.execute(
+                "DELETE FROM meta WHERE key = ?1",
+                rusqlite::params![format!("sync.{key}")],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Writes several sync bookkeeping entries in one transaction (all or none).
+    pub fn set_sync_meta_many(&self, entries: &[(&str, &[u8])]) -> Result<()> {
+        self.with_conn(|c| {
+            let tx = c.unchecked_transaction()?;
+            for (key, value) in entries {
+                meta_put(&tx, &format!("sync.{key}"), value)?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
     /// Reads an integer from sync bookkeeping.
     pub fn sync_meta_i64(&self, key: &str) -> Result<Option<i64>> {
         Ok(self

@@ -63,14 +63,29 @@ CREATE INDEX objects_unsynced ON objects (synced) WHERE synced = 0;
 ";
 
 /// Connection settings: WAL with full fsync (a returned write survives power loss and
-/// SIGKILL), temp storage in memory (no spill files), foreign keys on.
+/// SIGKILL), temp storage in memory (no spill files), foreign keys on, and `secure_delete`
+/// on: whatever a delete or an overwrite frees (a dropped client's envelopes, a replaced
+/// sealed session) is overwritten with zeros in its page and in freed overflow pages, so no
+/// free page keeps the ciphertext. Rows are immutable versions, so deletes are rare and the
+/// extra writes cost nothing noticeable. Older WAL frames can still hold a copy until a
+/// checkpoint: [`checkpoint_truncate`] after a delete that matters.
 pub fn prepare(conn: &Connection) -> Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "secure_delete", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok(())
+}
+
+/// Copies every WAL frame into the database and truncates the WAL to zero bytes, so no older
+/// frame keeps a copy of a page a `secure_delete` delete has just zeroed. Returns whether it
+/// completed (`false` when another connection kept it from finishing; the frames then go at
+/// a later checkpoint).
+pub fn checkpoint_truncate(conn: &Connection) -> Result<bool> {
+    let busy: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+    Ok(busy == 0)
 }
 
 /// Brings the database to [`VERSION`], creating it if empty.
@@ -155,6 +170,18 @@ mod tests {
         old.pragma_update(None, "user_version", 1).unwrap();
         init(&mut old).unwrap();
         assert_eq!(schema(&fresh), schema(&old));
+    }
+
+    #[test]
+    fn connections_delete_securely() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = Connection::open(dir.path().join("s.db")).unwrap();
+        prepare(&conn).unwrap();
+        let on: i64 = conn
+            .pragma_query_value(None, "secure_delete", |r| r.get(0))
+            .unwrap();
+        assert_eq!(on, 1);
+        assert!(checkpoint_truncate(&conn).unwrap());
     }
 
     #[test]
