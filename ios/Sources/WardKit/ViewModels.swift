@@ -365,6 +365,7 @@ public final class SyncStatusModel: ObservableObject {
                     case .done(let summary):
                         lastResult = "Sent \(summary.pushed), received \(summary.pulled), photos \(summary.photosUploaded)"
                             + (summary.unreadable > 0 ? "; \(summary.unreadable) record(s) need a newer Ward (kept on this phone)" : "")
+                            + (summary.clientsDropped > 0 ? "; \(summary.clientsDropped) client(s) removed from this phone (no longer on your care team)" : "")
                     }
                 }
             } catch {

@@ -11,8 +11,11 @@ import kotlinx.coroutines.flow.distinctUntilChanged
 import kotlinx.coroutines.launch
 import org.ward.core.ClientView
 
-/** One row of the client list. */
-data class ClientRow(val clientId: String, val name: String, val detail: String?)
+/**
+ * One row of the client list ("my clients": the clients this phone may hold). [emergencyUntilMs]
+ * is set for a client held through break-glass emergency access, which ends by itself then.
+ */
+data class ClientRow(val clientId: String, val name: String, val detail: String?, val emergencyUntilMs: Long? = null)
 
 /** The client list's state: all clients, or search hits while a query is typed. */
 data class ClientListUiState(
@@ -71,7 +74,7 @@ class ClientListViewModel(
         _state.value = _state.value.copy(loading = true)
         _state.value = try {
             val rows = if (q.isBlank()) {
-                clients.list().map { ClientRow(it.clientId, it.displayName, it.dateOfBirth) }
+                clients.list().map { ClientRow(it.clientId, it.displayName, it.dateOfBirth, it.breakGlassUntilMs) }
             } else {
                 // One row per client: the first hit carries the snippet.
                 clients.search(q).distinctBy { it.clientId }.map { ClientRow(it.clientId, it.clientName, it.snippet) }

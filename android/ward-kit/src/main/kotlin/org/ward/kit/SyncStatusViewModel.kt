@@ -97,7 +97,15 @@ class SyncStatusViewModel(
     }
 }
 
-/** "Sent 3, received 5, photos 1" (and the records this build could not read, kept). */
+/**
+ * "Sent 3, received 5, photos 1" (and the records this build could not read, kept; and the
+ * clients removed from this phone because the user is no longer on their care team).
+ */
 fun syncResultText(s: SyncSummary): String =
     "Sent ${s.pushed}, received ${s.pulled}, photos ${s.photosUploaded}" +
-        if (s.unreadable > 0u) "; ${s.unreadable} record(s) need a newer Ward (kept on this phone)" else ""
+        (if (s.unreadable > 0u) "; ${s.unreadable} record(s) need a newer Ward (kept on this phone)" else "") +
+        if (s.clientsDropped > 0u) {
+            "; ${s.clientsDropped} client(s) removed from this phone (no longer on your care team)"
+        } else {
+            ""
+        }

@@ -390,5 +390,9 @@ class WardKitTest {
         val summary = org.ward.core.SyncSummary(pushed = 1u, refused = 0u, photosUploaded = 0u, pulled = 4u, unreadable = 1u, requests = 3u)
         assertEquals("Sent 1, received 4, photos 0; 1 record(s) need a newer Ward (kept on this phone)", syncResultText(summary))
         assertEquals("Sent 1, received 4, photos 0", syncResultText(summary.copy(unreadable = 0u)))
+        assertEquals(
+            "Sent 1, received 4, photos 0; 2 client(s) removed from this phone (no longer on your care team)",
+            syncResultText(summary.copy(unreadable = 0u, clientsDropped = 2u)),
+        )
     }
 }

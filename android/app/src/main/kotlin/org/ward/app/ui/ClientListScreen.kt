@@ -50,6 +50,13 @@ fun ClientListScreen(app: WardApplication, onOpen: (String) -> Unit, onSync: () 
                 Column(Modifier.fillMaxWidth().clickable { onOpen(row.clientId) }.padding(vertical = 12.dp)) {
                     Text(row.name, style = MaterialTheme.typography.titleMedium)
                     row.detail?.let { Text(it, style = MaterialTheme.typography.bodySmall) }
+                    row.emergencyUntilMs?.let {
+                        Text(
+                            "Emergency access until ${java.text.DateFormat.getTimeInstance(java.text.DateFormat.SHORT).format(java.util.Date(it))}",
+                            style = MaterialTheme.typography.bodySmall,
+                            color = MaterialTheme.colorScheme.error,
+                        )
+                    }
                 }
                 HorizontalDivider()
             }
