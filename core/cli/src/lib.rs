@@ -380,7 +380,6 @@ fn execute(cli: Cli, out: &mut Output<impl Write>) -> Result<()> {
             let st = vault.status();
             let s = WardSync::new(vault)?.status()?;
             outln!(out, "tenant:        {}", st.tenant_id);
-            outln!(out, "user:          {}", st.user_id);
             outln!(out, "device:        {} ({})", st.device_id, s.device_status);
             outln!(out, "user:          {} ({})", st.user_id, s.role);
             outln!(
