@@ -2,15 +2,20 @@
 // non-extractable Ed25519 key, a passkey for its user); every API call is signed. Client names
 // are decrypted here, with tenant keys sealed to a one-time X25519 key of this page; the
 // server only ever sees ciphertext. This module starts the page and wires its navigation;
-// each section is a module of its own (devices, staff and invites, quarantine, audit log,
-// breach-scope report, policies), sharing state.js, actions.js and names.js. Destructive
-// actions (revoke and wipe, lockdown, policy changes) ask for a passkey step-up first.
+// each section is a module of its own (devices, people, care teams, break-glass alerts,
+// quarantine, audit log, breach-scope report, policies), sharing state.js, actions.js and
+// names.js. Destructive actions (revoke and wipe, lockdown, role changes, deactivation, policy
+// changes) ask for a passkey step-up first. A signed-in console signs itself out after the
+// clinic's idle timeout (idle.js); a banner above the navigation shows unacknowledged
+// break-glass alerts.
 
+import * as alerts from './alerts.js';
 import { ApiError } from './api.js';
-import { busy, clearMessages, fail, say } from './actions.js';
+import { busy, clearMessages, fail, say, sessionEndedText, signOut } from './actions.js';
 import * as audit from './audit.js';
 import * as breach from './breach.js';
 import * as devices from './devices.js';
+import { startIdle, setIdleMinutes, stopIdle } from './idle.js';
 import { loadClientNames } from './names.js';
 import * as policies from './policies.js';
 import * as quarantine from './quarantine.js';
@@ -18,10 +23,11 @@ import { afterSignIn, enrollView, loginView } from './signin.js';
 import * as staff from './staff.js';
 import { makeApi, setNavigation, state } from './state.js';
 import { clearSession, loadDevice, loadSession } from './store.js';
+import * as teams from './teams.js';
 import { el, fill } from './ui.js';
 
 /** The sections, in navigation order: each module exports `id`, `title` and `render(body)`. */
-const SECTIONS = [devices, staff, quarantine, audit, breach, policies];
+const SECTIONS = [devices, staff, teams, alerts, quarantine, audit, breach, policies];
 
 const main = () => document.getElementById('main');
 
@@ -36,6 +42,11 @@ async function showSection(name) {
   const { title } = section;
   document.getElementById('section-title').textContent = title;
   fill(body, el('p', {}, 'Loading…'));
+  if (name !== alerts.id) {
+    alerts.refreshAlerts().catch((e) => {
+      if (e instanceof ApiError && e.status === 401) fail(e);
+    });
+  }
   try {
     await section.render(body);
   } catch (e) {
@@ -87,6 +98,7 @@ function dashboard() {
   const view = el(
     'div',
     {},
+    alerts.bannerSlot(),
     nav,
     el(
       'section',
@@ -95,7 +107,10 @@ function dashboard() {
       el('div', { id: 'section-body' }),
     ),
   );
-  setTimeout(() => showSection(state.section), 0);
+  setTimeout(() => {
+    showSection(state.section);
+    alerts.startAlertPoll();
+  }, 0);
   return view;
 }
 
@@ -106,16 +121,25 @@ function header() {
     return;
   }
   const out = el('button', { type: 'button', class: 'secondary' }, 'Sign out');
-  out.addEventListener('click', () => {
-    clearSession();
-    state.session = null;
-    state.keys = null;
-    state.clients = new Map();
-    say('Signed out.');
-    render();
-  });
+  out.addEventListener('click', busy(out, () => signOut('Signed out.')));
   const role = state.me ? state.me.role : '';
   fill(who, el('span', {}, `${state.device.name} · ${role} · clinic ${state.device.tenant.slice(0, 8)}`), out);
+}
+
+/** Starts the idle logout for a signed-in page: the policy from /me, then GET /policy's. */
+function watchIdle() {
+  const fire = () => signOut('Signed out after inactivity.');
+  startIdle(state.me.policy && state.me.policy.console_idle_minutes, fire);
+  if (state.me.role !== 'admin' || state.me.device_status !== 'active') return;
+  state.api
+    .get('/policy')
+    .then((p) => {
+      state.policy = p;
+      setIdleMinutes(p.console_idle_minutes);
+    })
+    .catch((e) => {
+      if (e instanceof ApiError && e.status === 401) fail(e);
+    });
 }
 
 function render() {
@@ -124,6 +148,8 @@ function render() {
   if (!state.device) fill(m, enrollView());
   else if (!state.session || !state.me) fill(m, loginView());
   else fill(m, dashboard());
+  if (state.session && state.me) watchIdle();
+  else stopIdle();
 }
 
 setNavigation({ render, show: showSection });
@@ -143,6 +169,7 @@ async function start() {
         clearSession();
         state.session = null;
         if (!(e instanceof ApiError && e.status === 401)) fail(e);
+        else if (e.code === 'session_expired') say(sessionEndedText(e));
       }
     }
     render();

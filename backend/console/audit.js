@@ -1,5 +1,6 @@
 // Ward admin console: the Audit log section. Filter the clinic's audit events by device,
-// person, client, action and time; show them in the page or download them as CSV.
+// person, client, action and time; show them in the page (people, devices and clients by
+// name where known: client names decrypted in this browser) or download them as CSV.
 
 import { query } from './api.js';
 import { busy, say, withStepUp } from './actions.js';
@@ -10,6 +11,15 @@ import { download, el, field, fill, table, when } from './ui.js';
 export const id = 'audit';
 export const title = 'Audit log';
 
+/** An audit target by name: a device, a person or a client when known, else as recorded. */
+function targetName(t) {
+  if (!t) return '—';
+  if (state.devices.some((d) => d.device_id === t)) return deviceName(t);
+  if (state.users.has(t)) return userName(t);
+  if (state.clients.has(t)) return clientName(t);
+  return t;
+}
+
 /** The audit view's entries (`{cursor, at_ms, actor, device_id, action, target, client, count, source, chain}`). */
 function auditTable(events) {
   return table(
@@ -19,7 +29,7 @@ function auditTable(events) {
       { label: 'Person', value: (e) => (state.users.has(e.actor) ? userName(e.actor) : e.actor || '—') },
       { label: 'Device', value: (e) => (e.device_id ? deviceName(e.device_id) : '—') },
       { label: 'Action', value: (e) => e.action },
-      { label: 'Target', value: (e) => (e.target ? (state.devices.some((d) => d.device_id === e.target) ? deviceName(e.target) : e.target) : '—') },
+      { label: 'Target', value: (e) => targetName(e.target) },
       { label: 'Client', value: (e) => (e.client ? clientName(e.client) : '—') },
       { label: 'Count', value: (e) => (e.count ?? '—') },
       { label: 'Source', value: (e) => e.source || 'server' },

@@ -1,6 +1,8 @@
-// Ward admin console: the Breach scope section. Per device: which clients' records and photos
-// were on it, last sync, last unlock and wipe status, with client names decrypted in this
-// browser (the server sends only ids); also as CSV.
+// Ward admin console: the Breach scope section. Per device, the answer first (which patients'
+// data was on it, whether it was encrypted and who held the key, when it was last in contact,
+// when and how it was wiped, what was rescued), then the detail: per client records and
+// photos delivered and created, last unlock, the device's audit chain. Client names are
+// decrypted in this browser (the server sends only ids). Printable, and as CSV.
 
 import { query } from './api.js';
 import { busy, say, withStepUp } from './actions.js';
@@ -62,6 +64,69 @@ function cell(key, v) {
   return String(v);
 }
 
+/** The enrolled device of any person, from GET /users (for its platform). */
+function personDevice(id) {
+  for (const p of state.users.values()) {
+    const d = (p.devices || []).find((x) => x.device_id === id);
+    if (d) return d;
+  }
+  return null;
+}
+
+/** Whether the data was encrypted, and who held the key, for the device's platform. */
+function custody(r) {
+  if (r.encryption || r.key_custody) return [r.encryption, r.key_custody].filter(Boolean).map(String).join('; ');
+  const platform = (r.device && r.device.platform) || (personDevice(r.device && r.device.device_id) || {}).platform || 'phone';
+  if (platform === 'browser') {
+    return 'A console browser keeps no patient records: client names are decrypted in page memory only and gone with the tab; its signing key is non-extractable.';
+  }
+  if (platform === 'cli') {
+    return 'Yes, an encrypted vault (AES-256-GCM), but its key is in a software key store file on that computer: not hardware-protected.';
+  }
+  return "Yes: the Ward vault is encrypted at rest (AES-256-GCM); its key is wrapped by the phone's hardware key store (Android Keystore / StrongBox or the iOS Secure Enclave) and opens only after the user's biometric unlock.";
+}
+
+function wipeAnswer(w) {
+  if (!w) return ['No wipe issued.', '—'];
+  const rc = w.receipt;
+  if (!rc) {
+    return [
+      `Not yet: remote wipe queued ${when(w.issued_at_ms)}${w.rescue ? ' (unsynced work rescued first)' : ''}; it runs at the device's next contact.`,
+      w.rescue ? 'Nothing yet: rescue runs before the wipe.' : 'Nothing: the policy did not ask for a rescue.',
+    ];
+  }
+  const how = `Remote wipe command issued ${when(w.issued_at_ms)}; the device destroyed its vault key first (crypto-shred), then its data, and sent a signed receipt (received ${when(rc.received_at_ms)}).`;
+  const photos = rc.unrescued_photos ? `; ${rc.unrescued_photos} photo(s) could not be rescued` : '';
+  return [
+    `Wiped ${when(rc.wiped_at_ms)}. ${how}`,
+    `${rc.rescued_versions ?? 0} unsynced version(s) uploaded to quarantine before the wipe${photos}.`,
+  ];
+}
+
+/** The answer, before the detail. */
+function answer(r) {
+  const ids = (r.clients || []).map((c) => c.client_id).filter(Boolean);
+  const patients = ids.length
+    ? `${ids.length} patient(s): ${ids.map((c) => clientName(c)).join(', ')}`
+    : 'None: no patient data reached this device.';
+  const [wiped, rescued] = wipeAnswer(r.wipe);
+  const d = r.device || {};
+  const rows = [
+    ['Patients whose data was on it', patients],
+    ['Encrypted, and who held the key', custody(r)],
+    ['Last in contact', `${when(d.last_contact_ms)}${d.last_unlock_ms ? `; last unlocked ${when(d.last_unlock_ms)}` : ''}`],
+    ['Wiped', wiped],
+    ['Rescued', rescued],
+  ];
+  if (r.complete === false) rows.push(['Completeness', 'Partial: the device has more history than one report reads; narrow by time in the audit log.']);
+  return el(
+    'section',
+    { class: 'answer', 'aria-labelledby': 'breach-answer-h' },
+    el('h4', { id: 'breach-answer-h' }, 'In short'),
+    el('dl', {}, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+  );
+}
+
 /** Draws the section into `body`. */
 export async function render(body) {
   await loadPeople();
@@ -72,8 +137,10 @@ export async function render(body) {
   if (state.breachDevice) device.input.value = state.breachDevice;
   const open = el('button', { type: 'submit' }, 'Open report');
   const csv = el('button', { type: 'button', class: 'secondary' }, 'Download CSV');
+  const print = el('button', { type: 'button', class: 'secondary', disabled: true }, 'Print');
+  print.addEventListener('click', () => window.print());
   const results = el('div', { id: 'breach-results' });
-  const form = el('form', { class: 'filters', 'aria-label': 'Breach-scope report' }, device.wrap, el('div', { class: 'actions' }, open, csv));
+  const form = el('form', { class: 'filters', 'aria-label': 'Breach-scope report' }, device.wrap, el('div', { class: 'actions' }, open, csv, print));
   form.addEventListener(
     'submit',
     busy(open, async () => {
@@ -83,12 +150,16 @@ export async function render(body) {
         state.api.get(`/devices/${id}/breach-scope${query({ format: 'json' })}`),
         loadClientNames(),
       ]);
+      const owner = r.device && (r.device.user_name || userName(r.device.user_id));
       fill(
         results,
-        el('h3', { id: 'breach-h' }, `Breach scope of ${deviceName(id)}`),
-        el('p', { class: 'muted' }, 'Client names are decrypted in this browser; the server sent only ids.'),
+        el('h3', { id: 'breach-h', tabindex: '-1' }, `Breach scope of ${deviceName(id)}${owner ? ` (${owner})` : ''}`),
+        el('p', { class: 'muted' }, `Generated ${when(r.generated_at_ms)}. Client names are decrypted in this browser; the server sent only ids.`),
+        answer(r),
+        el('h4', {}, 'Detail'),
         renderReport(r, 'Report'),
       );
+      print.disabled = false;
       say(`Breach-scope report for ${deviceName(id)} opened.`);
       document.getElementById('breach-h').focus?.();
     }),

@@ -32,12 +32,14 @@ export async function openWithKeys(expected, envelope) {
  */
 export async function loadClientNames() {
   const names = new Map();
+  const ids = new Set();
   let after = 0;
   let failed = 0;
   for (let page = 0; page < 1000; page++) {
     const p = await state.api.get(`/objects/pull${query({ after, limit: 1000 })}`);
     for (const o of p.objects) {
       if (o.kind !== KIND.client || !o.envelope) continue;
+      ids.add(o.object_id);
       try {
         const rec = await openWithKeys(
           { tenant: state.device.tenant, object: o.object_id, version: o.version_id, kind: KIND.client },
@@ -52,6 +54,7 @@ export async function loadClientNames() {
     if (!p.has_more) break;
   }
   state.clients = names;
+  state.clientIds = [...ids];
   return failed;
 }
 
@@ -60,6 +63,11 @@ export function clientName(id) {
   if (!id) return '—';
   const n = state.clients.get(id);
   return n ? `${n}` : `unknown client ${id.slice(0, 8)}`;
+}
+
+/** A client's name when decrypted, else its id: for lists where the id is all there is. */
+export function clientLabel(id) {
+  return state.clients.get(id) || `client ${String(id).slice(0, 8)}`;
 }
 
 /** A staff member's name, or a short id. */
@@ -74,7 +82,10 @@ export function deviceName(id) {
   return d ? d.name : id ? `device ${String(id).slice(0, 8)}` : '—';
 }
 
-/** Loads the clinic's staff and devices into the state. */
+/**
+ * Loads the clinic's people (`GET /users`: each with role, status, devices and live
+ * sessions) and devices (`GET /devices`: with wipe state) into the state.
+ */
 export async function loadPeople() {
   const [users, devices] = await Promise.all([state.api.get('/users'), state.api.get('/devices')]);
   state.users = new Map(users.map((u) => [u.user_id, u]));

@@ -1,8 +1,10 @@
 // Ward admin console: the Policies section. Idle lock, offline lease and its warning, photo
-// consent, the EXIF keep-list and rescue on wipe; saving asks for a passkey step-up.
+// consent, the EXIF keep-list, rescue on wipe, the console's idle and session limits,
+// break-glass duration and who manages care teams; saving asks for a passkey step-up.
 
 import { ApiError } from './api.js';
 import { busy, say, withStepUp } from './actions.js';
+import { setIdleMinutes } from './idle.js';
 import { state } from './state.js';
 import { el, field, fill } from './ui.js';
 
@@ -39,21 +41,55 @@ export async function render(body) {
     hint: 'Comma-separated tag names, e.g. Orientation. Everything else (GPS included) is stripped.',
   });
   const rescue = field('Rescue unsynced work before a wipe', 'policy-rescue', { type: 'checkbox', checked: !!p.rescue_on_wipe });
-  for (const f of [consent, rescue]) f.wrap.classList.add('check');
+  const consoleIdle = field('Console signs out after idle (minutes)', 'policy-console-idle', {
+    type: 'number', min: 1, max: 240, required: true, value: p.console_idle_minutes ?? 15,
+    hint: 'A console without activity signs out after this long; the server ends its session too (1–240).',
+  });
+  const consoleHours = field('Console session lasts at most (hours)', 'policy-console-hours', {
+    type: 'number', min: 1, max: 24, required: true, value: p.console_session_hours ?? 12,
+    hint: 'After this long a console signs in again, however active (1–24).',
+  });
+  const glass = field('Break-glass access lasts (minutes)', 'policy-break-glass', {
+    type: 'number', min: 0, max: 1440, required: true, value: p.break_glass_minutes ?? 60,
+    hint: 'Emergency access to a client outside the care team, with a typed reason; 0 switches break-glass off (0–1440).',
+  });
+  const manage = field('Clinicians on a care team may change its members', 'policy-team-manage', {
+    type: 'checkbox', checked: !!p.team_members_manage,
+    hint: 'Otherwise only admins and front desk add, remove and hand over.',
+  });
+  for (const f of [consent, rescue, manage]) f.wrap.classList.add('check');
   const save = el('button', { type: 'submit' }, 'Save policies');
-  const form = el('form', { 'aria-labelledby': 'policy-h' }, idle.wrap, lease.wrap, warn.wrap, consent.wrap, exif.wrap, rescue.wrap, save);
+  const form = el(
+    'form',
+    { 'aria-labelledby': 'policy-h' },
+    el('h4', {}, 'Phones'),
+    idle.wrap, lease.wrap, warn.wrap, consent.wrap, exif.wrap, rescue.wrap,
+    el('h4', {}, 'Console'),
+    consoleIdle.wrap, consoleHours.wrap,
+    el('h4', {}, 'Care teams and emergency access'),
+    glass.wrap, manage.wrap,
+    save,
+  );
   form.addEventListener(
     'submit',
     busy(save, async () => {
       const next = {
+        // Fields this form does not know (a newer server) are sent back unchanged.
+        ...p,
         idle_lock_seconds: Number(idle.input.value),
         offline_lease_hours: Number(lease.input.value),
         lease_warning_hours: Number(warn.input.value),
         photo_consent_required: consent.input.checked,
         exif_keep: exif.input.value.split(',').map((s) => s.trim()).filter(Boolean),
         rescue_on_wipe: rescue.input.checked,
+        console_idle_minutes: Number(consoleIdle.input.value),
+        console_session_hours: Number(consoleHours.input.value),
+        break_glass_minutes: Number(glass.input.value),
+        team_members_manage: manage.input.checked,
       };
-      await withStepUp(() => state.api.put('/policy', next));
+      const saved = await withStepUp(() => state.api.put('/policy', next));
+      state.policy = saved && typeof saved === 'object' ? saved : next;
+      setIdleMinutes(state.policy.console_idle_minutes);
       say('Policies saved. Devices apply them at their next sync.');
     }),
   );

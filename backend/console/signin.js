@@ -1,6 +1,8 @@
 // Ward admin console: enrollment and sign-in. The browser enrolls like a phone: a passkey for
 // its user and a non-extractable Ed25519 device key of its own, with the one-time setup code
-// (first admin) or an invite; afterwards the admin signs in with that passkey.
+// (first admin), an invite, or a new-device code for an existing person; afterwards the admin
+// signs in with that passkey. The server knows this device as a console (`platform:
+// "browser"`): its sessions end after the clinic's idle timeout.
 
 import { busy, say } from './actions.js';
 import { createPasskey, getAssertion } from './passkey.js';
@@ -21,9 +23,13 @@ export function enrollView() {
   const code = field('Invite or setup code', 'enroll-code', {
     required: true,
     autocomplete: 'one-time-code',
-    hint: 'The one-time setup code (first admin) or an invite code from another admin.',
+    hint: 'The one-time setup code (first admin), an invite code, or a new-device code from another admin.',
   });
-  const name = field('Your name', 'enroll-name', { required: true, autocomplete: 'name' });
+  const name = field('Your name', 'enroll-name', {
+    required: true,
+    autocomplete: 'name',
+    hint: 'With a new-device code, the name you already have is kept.',
+  });
   const devName = field('Name for this browser', 'enroll-device', {
     required: true,
     value: 'Admin console',
@@ -53,7 +59,7 @@ export function enrollView() {
       const grant = await api.publicPost('/enroll/finish', {
         ceremony_id: started.ceremony_id,
         credential,
-        device: { device_id: deviceId, public_key: key.publicKey, name: devName.input.value.trim() },
+        device: { device_id: deviceId, public_key: key.publicKey, name: devName.input.value.trim(), platform: 'browser' },
         invite_code: code.input.value.trim(),
       });
       state.device = {

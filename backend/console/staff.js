@@ -1,26 +1,19 @@
-// Ward admin console: the Staff and invites section. The clinic's staff with role and device
-// count, and a one-time invite code for a new staff member (shown once).
+// Ward admin console: the People section. A one-time invite code for a new staff member
+// (shown once), then every person of the clinic, oldest first: role, status (active or
+// deactivated), devices and live sessions, and what an admin can do about each (person.js).
 
 import { busy, say, withStepUp } from './actions.js';
 import { loadPeople } from './names.js';
+import { personCard, ROLES } from './person.js';
 import { state } from './state.js';
-import { el, field, fill, table, when } from './ui.js';
+import { el, field, fill, when } from './ui.js';
 
 export const id = 'staff';
-export const title = 'Staff and invites';
+export const title = 'People';
 
-/** Draws the section into `body`. */
-export async function render(body) {
-  await loadPeople();
+function inviteForm() {
   const name = field('Name', 'invite-name', { required: true, autocomplete: 'off' });
-  const role = field('Role', 'invite-role', {
-    tag: 'select',
-    options: [
-      ['clinician', 'Clinician'],
-      ['front_desk', 'Front desk'],
-      ['admin', 'Admin'],
-    ],
-  });
+  const role = field('Role', 'invite-role', { tag: 'select', options: ROLES });
   const out = el('output', { id: 'invite-code', for: 'invite-name', 'aria-live': 'polite' });
   const submit = el('button', { type: 'submit' }, 'Create invite');
   const form = el('form', { 'aria-labelledby': 'invite-h' }, name.wrap, role.wrap, submit);
@@ -40,21 +33,21 @@ export async function render(body) {
       form.reset();
     }),
   );
+  return [el('h3', { id: 'invite-h' }, 'Invite a staff member'), form, out];
+}
+
+/** Draws the section into `body`. */
+export async function render(body) {
+  await loadPeople();
+  const people = [...state.users.values()];
+  const active = people.filter((p) => !p.deactivated_at_ms);
+  const gone = people.filter((p) => p.deactivated_at_ms);
   fill(
     body,
-    table(
-      'Staff',
-      [
-        { label: 'Name', value: (u) => u.display_name },
-        { label: 'Role', value: (u) => u.role },
-        { label: 'Since', value: (u) => when(u.created_at_ms) },
-        { label: 'Devices', value: (u) => String(state.devices.filter((d) => d.user_id === u.user_id).length) },
-      ],
-      [...state.users.values()],
-      'No staff yet.',
-    ),
-    el('h3', { id: 'invite-h' }, 'Invite a staff member'),
-    form,
-    out,
+    inviteForm(),
+    el('h3', { id: 'people-h' }, `Staff (${active.length} active${gone.length ? `, ${gone.length} deactivated` : ''})`),
+    people.length
+      ? el('div', { class: 'people', role: 'list', 'aria-labelledby': 'people-h' }, [...active, ...gone].map((p) => el('div', { role: 'listitem' }, personCard(p))))
+      : el('p', { class: 'empty' }, 'No staff yet.'),
   );
 }

@@ -1,5 +1,6 @@
 // Ward admin console: what every section shares. The page's state (this browser's device, the
-// session, and the tenant keys, client names, staff and devices held in memory only), the API
+// session, and the tenant keys, client names, people, devices, the clinic policy and the
+// break-glass alerts held in memory only), the API
 // client bound to that state, and the navigation hooks app.js registers, so that a section can
 // re-render the page or show a section without importing app.js.
 
@@ -13,8 +14,11 @@ export const state = {
   api: null,
   keys: null, // Map epoch -> CryptoKey (memory only)
   clients: new Map(), // client id -> display name (memory only)
-  users: new Map(),
+  clientIds: [], // every client record id the feed holds, decrypted or not
+  users: new Map(), // user id -> Person {user_id, display_name, role, devices, sessions, …}
   devices: [],
+  policy: null, // the clinic policy as GET /policy last answered
+  alerts: [], // break-glass grants as GET /break-glass last answered
   section: 'devices',
   breachDevice: null, // the device the breach-scope section opens with
 };
