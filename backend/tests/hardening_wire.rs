@@ -361,3 +361,44 @@ async fn a_big_inline_envelope_is_refused_on_the_embedded_store() {
 async fn a_big_inline_envelope_is_refused_on_dynamodb() {
     a_big_inline_envelope_is_refused_alike(TestApp::on_moto().await).await;
 }
+
+/// On Lambda a request's body is `lambda_http::Body`, whose size is not known up front: a GET
+/// (or a POST without a body) carries no Content-Length and no Content-Type. Such a request has
+/// no body (RFC 9112 §6.3) and must not be answered 415 (the Lambda bench found every GET
+/// refused that way); a body that is there still has to say it is JSON.
+#[tokio::test]
+async fn a_lambda_request_without_a_body_is_not_refused_as_not_json() {
+    use tower::ServiceExt as _;
+    let app = TestApp::new().await;
+    let send = |req: axum::http::Request<axum::body::Body>| {
+        let router = app.router.clone();
+        async move { router.oneshot(req).await.unwrap().status() }
+    };
+    let lambda_empty = || axum::body::Body::new(lambda_http::Body::Empty);
+    let get = axum::http::Request::get("/healthz")
+        .body(lambda_empty())
+        .unwrap();
+    assert_eq!(send(get).await, StatusCode::OK);
+    let me = axum::http::Request::get(app.t("/me"))
+        .body(lambda_empty())
+        .unwrap();
+    assert_eq!(
+        send(me).await,
+        StatusCode::UNAUTHORIZED,
+        "unsigned, not 415"
+    );
+    let post = axum::http::Request::post(app.t("/step-up/start"))
+        .body(lambda_empty())
+        .unwrap();
+    assert_eq!(
+        send(post).await,
+        StatusCode::UNAUTHORIZED,
+        "unsigned, not 415"
+    );
+    // A text body from Lambda is still refused for its type.
+    let text = axum::http::Request::post(app.t("/objects/push"))
+        .header("content-type", "text/plain")
+        .body(axum::body::Body::new(lambda_http::Body::Text("{}".into())))
+        .unwrap();
+    assert_eq!(send(text).await, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}

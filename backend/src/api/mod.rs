@@ -223,13 +223,21 @@ async fn json_bodies_only(
 ) -> axum::response::Response {
     use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
     let headers = req.headers();
+    // No body: `Content-Length: 0`, or neither Content-Length nor Transfer-Encoding and a body
+    // known to be empty. On Lambda the body is `lambda_http::Body`, whose size is not known up
+    // front even when empty: without a Content-Type it counts as empty (every GET and every
+    // body-less POST was refused 415 there); a body that names a type is still checked.
+    let framed = headers.get(CONTENT_LENGTH).is_some()
+        || headers.get(axum::http::header::TRANSFER_ENCODING).is_some();
     let empty = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim() == "0")
-        || (headers.get(CONTENT_LENGTH).is_none()
-            && headers.get(axum::http::header::TRANSFER_ENCODING).is_none()
-            && axum::body::HttpBody::size_hint(req.body()).exact() == Some(0));
+        || (!framed
+            && match axum::body::HttpBody::size_hint(req.body()).exact() {
+                Some(n) => n == 0,
+                None => headers.get(CONTENT_TYPE).is_none(),
+            });
     let json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
