@@ -21,7 +21,8 @@ use ward_backend::config::{ENV_VARS, LOCAL_ONLY_ENV_VARS};
 
 const TEMPLATE: &str = include_str!("../../infra/template.yaml");
 const CONFIG_RS: &str = include_str!("../src/config.rs");
-const TABLE_RS: &str = include_str!("../src/store/aws/table.rs");
+/// The table's key schema (attribute names, index names).
+const TABLE_RS: &str = include_str!("../src/store/aws/keys.rs");
 const KMS_RS: &str = include_str!("../src/store/aws/kms.rs");
 
 /// One `key: value` (or `- value`) line of the template, with its parent.

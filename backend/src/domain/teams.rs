@@ -4,7 +4,7 @@
 //! `access_tag` and drops, at its next contact, every client it may no longer read.
 //!
 //! Who manages a team: admins; front desk (who register patients and assign their treating
-//! clinicians, in the same push as the client record, [`assign_at_creation`]); and the
+//! clinicians, in the same push as the client record, `assign_at_creation`); and the
 //! clinicians on that client's team when the clinic policy `team_members_manage` allows.
 //! Members are active clinicians. Every change is an audit event naming who, whom, which
 //! client and why.

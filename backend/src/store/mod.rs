@@ -14,6 +14,11 @@ pub mod local_blobs;
 mod open;
 pub(crate) mod secret_file;
 
+mod audit_query;
+mod key_purpose;
+
+pub use audit_query::{AuditPage, AuditQuery, ChainEntry, MAX_AUDIT_SCAN};
+pub use key_purpose::KeyPurpose;
 pub use open::{OpenedStores, open};
 
 use std::sync::Arc;
@@ -341,65 +346,6 @@ pub trait BlobStore: Send + Sync {
     async fn put_blob(&self, tenant: TenantId, key: BlobKey, bytes: &[u8]) -> StoreResult<()>;
 }
 
-/// Most stored entries one [`AuditStore::query`] call looks at: a narrow filter over a long
-/// log answers a short page and a cursor rather than reading the whole log in one request.
-pub const MAX_AUDIT_SCAN: usize = 5_000;
-
-/// A filter over the audit log. Every set field must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditQuery {
-    /// Entries of this device.
-    pub device: Option<DeviceId>,
-    /// Entries by this actor.
-    pub actor: Option<String>,
-    /// Entries with this action.
-    pub action: Option<String>,
-    /// Entries concerning this client.
-    pub client: Option<ObjectId>,
-    /// `at_ms` at or after.
-    pub since_ms: Option<i64>,
-    /// `at_ms` before.
-    pub until_ms: Option<i64>,
-    /// Continue after this cursor (from an earlier page's `next`).
-    pub after: Option<String>,
-    /// Most entries returned.
-    pub limit: u32,
-    /// Oldest first instead of newest first.
-    pub oldest_first: bool,
-}
-
-impl AuditQuery {
-    /// Whether `e` passes the filter (cursor and limit aside).
-    pub fn matches(&self, e: &AuditEntry) -> bool {
-        let r = &e.record;
-        self.device.is_none_or(|d| r.device_id == Some(d))
-            && self.actor.as_deref().is_none_or(|a| r.actor == a)
-            && self.action.as_deref().is_none_or(|a| r.action == a)
-            && self.client.is_none_or(|c| e.client == Some(c))
-            && self.since_ms.is_none_or(|t| r.at_ms >= t)
-            && self.until_ms.is_none_or(|t| r.at_ms < t)
-    }
-}
-
-/// A page of the audit log.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditPage {
-    /// Matching entries with their cursors, in the order asked for.
-    pub entries: Vec<(String, AuditEntry)>,
-    /// Where to continue (`None`: the log ends here).
-    pub next: Option<String>,
-}
-
-/// An uploaded device event to store: its chain link and the entries recorded with it (the
-/// event itself, and any server "audit.chain_*" entry about it), stored together.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainEntry {
-    /// The link (unique per device and seq).
-    pub link: ChainLink,
-    /// Audit entries stored with it.
-    pub entries: Vec<AuditEntry>,
-}
-
 /// The server's append-only audit log, and each device's uploaded chain.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
@@ -434,36 +380,6 @@ pub trait AuditStore: Send + Sync {
         device: DeviceId,
         entries: &[ChainEntry],
     ) -> StoreResult<usize>;
-}
-
-/// What a wrapped key is for, bound into its wrapping (KMS encryption context, or the local
-/// seal's context) next to the tenant: a wipe-signing seed can never be unwrapped as a tenant
-/// key, nor one epoch's key as another's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyPurpose {
-    /// The tenant key of this epoch.
-    TenantKey {
-        /// Its epoch.
-        epoch: u32,
-    },
-    /// The tenant's wipe-signing seed.
-    WipeSeed,
-    /// Wrapped before purposes existed: the tenant-only context (read, never written).
-    Legacy,
-}
-
-impl KeyPurpose {
-    /// The context pairs beside `tenant`: `purpose` and, for a tenant key, `epoch`.
-    pub fn context(self) -> Vec<(&'static str, String)> {
-        match self {
-            KeyPurpose::TenantKey { epoch } => vec![
-                ("purpose", "tenant-key".into()),
-                ("epoch", epoch.to_string()),
-            ],
-            KeyPurpose::WipeSeed => vec![("purpose", "wipe-seed".into())],
-            KeyPurpose::Legacy => Vec::new(),
-        }
-    }
 }
 
 /// Per-tenant key-encryption keys: KMS keys on AWS, keys under a local master key embedded.

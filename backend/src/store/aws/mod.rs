@@ -6,11 +6,13 @@
 //! and without one the normal AWS provider chains. The table design and its limits are in
 //! `docs/storage.md`.
 
+mod attrs;
 mod audit;
 mod blobs;
 mod devices;
 mod emulator;
 mod identity;
+mod keys;
 mod kms;
 mod lifecycle;
 mod objects;

@@ -8,8 +8,6 @@
 //! convert attributes.
 
 use std::collections::HashMap;
-use std::fmt::Display;
-use std::str::FromStr;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
@@ -18,123 +16,12 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
     Update,
 };
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use ward_proto::TenantId;
 
 use crate::error::StoreError;
 use crate::store::StoreResult;
 
-/// One DynamoDB item.
-pub(super) type Item = HashMap<String, AttributeValue>;
-
-/// Partition key attribute.
-pub(super) const PK: &str = "pk";
-/// Sort key attribute.
-pub(super) const SK: &str = "sk";
-/// The record as JSON (String attribute).
-pub(super) const BODY: &str = "body";
-/// Expiry in epoch milliseconds, checked on every read that cares (TTL deletion is lazy).
-pub(super) const EXP: &str = "exp";
-/// Expiry in epoch seconds: the table's TTL attribute (garbage collection only).
-pub(super) const TTL: &str = "ttl";
-/// Partition key of the sparse `tenants` index (only tenant records carry it).
-pub(super) const GSI_PK: &str = "gpk";
-/// Sort key of the sparse `tenants` index.
-pub(super) const GSI_SK: &str = "gsk";
-/// Name of the sparse index listing tenants.
-pub(super) const TENANTS_INDEX: &str = "tenants";
-/// The single value of [`GSI_PK`].
-pub(super) const TENANTS_GSI_PK: &str = "TENANT";
-
-/// What a partition holds. The tag is part of the stored key: never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Kind {
-    /// The tenant record (sk `TENANT`).
-    Tenant,
-    /// Wrapped tenant keys (sk zero-padded epoch).
-    TenantKey,
-    /// Users (sk user id).
-    User,
-    /// Passkeys (sk `<user>#<credential>`).
-    Credential,
-    /// Invites (sk code hash), expiring.
-    Invite,
-    /// WebAuthn ceremony state (sk id), expiring.
-    Ceremony,
-    /// Care-team membership (sk `<client>#<user>`).
-    CareTeam,
-    /// The same memberships by person (sk `<user>#<client>`).
-    Caseload,
-    /// Break-glass grants (sk time-ordered grant id).
-    BreakGlass,
-    /// Devices (sk device id).
-    Device,
-    /// Sessions (sk `<device>#<session>`), expiring.
-    Session,
-    /// Request nonces, one partition per device (sk nonce), expiring.
-    Nonce,
-    /// Photo upload state (sk `<object>#<version>`).
-    Upload,
-    /// The change feed (sk zero-padded seq), envelopes inline.
-    Feed,
-    /// One item per object version (sk `<object>#<version>`): idempotency and lookup.
-    Version,
-    /// Counters (sk `FEED`).
-    Counter,
-    /// The append-only audit log (sk time-ordered, unique).
-    Audit,
-    /// The audit entries of one device (sharded by device; same sk as in `Audit`).
-    AuditByDevice,
-    /// One device's accepted audit chain (sharded by device; sk zero-padded seq).
-    AuditChain,
-    /// Records rescued by revoked devices (sk version id).
-    Quarantine,
-}
-
-impl Kind {
-    fn tag(self) -> &'static str {
-        match self {
-            Kind::Tenant => "TENANT",
-            Kind::TenantKey => "TKEY",
-            Kind::User => "USER",
-            Kind::Credential => "CRED",
-            Kind::Invite => "INVITE",
-            Kind::Ceremony => "CEREMONY",
-            Kind::CareTeam => "CARE",
-            Kind::Caseload => "CASELOAD",
-            Kind::BreakGlass => "BREAKGLASS",
-            Kind::Device => "DEVICE",
-            Kind::Session => "SESSION",
-            Kind::Nonce => "NONCE",
-            Kind::Upload => "UPLOAD",
-            Kind::Feed => "OBJ",
-            Kind::Version => "OBJV",
-            Kind::Counter => "CTR",
-            Kind::Audit => "AUDIT",
-            Kind::AuditByDevice => "AUDITDEV",
-            Kind::AuditChain => "ACHAIN",
-            Kind::Quarantine => "QUAR",
-        }
-    }
-}
-
-/// A partition key. The only constructors take the tenant first, so every key in the table
-/// starts with `T#<tenant>#`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Partition(String);
-
-impl Partition {
-    /// The partition of `kind` records of `tenant`.
-    pub(super) fn new(tenant: TenantId, kind: Kind) -> Self {
-        Self(format!("T#{tenant}#{}", kind.tag()))
-    }
-
-    /// A sub-partition (e.g. per device) of `kind` records of `tenant`, to spread hot writes.
-    pub(super) fn sharded(tenant: TenantId, kind: Kind, shard: impl Display) -> Self {
-        Self(format!("T#{tenant}#{}#{shard}", kind.tag()))
-    }
-}
+pub(super) use super::attrs::*;
+pub(super) use super::keys::*;
 
 /// Which sort keys a query reads.
 #[derive(Debug, Clone, Copy)]
@@ -284,7 +171,7 @@ impl Table {
     /// A new item holding only its key.
     pub(super) fn item(p: &Partition, sk: impl Into<String>) -> Item {
         let mut item = Item::new();
-        item.insert(PK.into(), AttributeValue::S(p.0.clone()));
+        item.insert(PK.into(), AttributeValue::S(p.key().to_string()));
         item.insert(SK.into(), AttributeValue::S(sk.into()));
         item
     }
@@ -385,7 +272,8 @@ impl Table {
         forward: bool,
         limit: Option<u32>,
     ) -> StoreResult<Vec<Item>> {
-        let mut values = HashMap::from([(":pk".to_string(), AttributeValue::S(p.0.clone()))]);
+        let mut values =
+            HashMap::from([(":pk".to_string(), AttributeValue::S(p.key().to_string()))]);
         let key_cond = match range {
             Range::All => "pk = :pk",
             Range::Prefix(prefix) => {
@@ -524,83 +412,4 @@ impl Table {
             },
         }
     }
-}
-
-// ---- attribute helpers ----
-
-/// A String attribute.
-pub(super) fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-/// A Number attribute.
-pub(super) fn n(v: impl Display) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn missing(name: &str) -> StoreError {
-    StoreError::Backend(format!(
-        "stored item lacks a well-formed `{name}` attribute"
-    ))
-}
-
-/// A String attribute of an item.
-pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> StoreResult<&'a str> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(missing(name)),
-    }
-}
-
-/// A Number attribute of an item.
-pub(super) fn get_n<T: FromStr>(item: &Item, name: &str) -> StoreResult<T> {
-    match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().map_err(|_| missing(name)),
-        _ => Err(missing(name)),
-    }
-}
-
-/// A Number attribute of an item, if present.
-pub(super) fn opt_n<T: FromStr>(item: &Item, name: &str) -> StoreResult<Option<T>> {
-    match item.get(name) {
-        None | Some(AttributeValue::Null(_)) => Ok(None),
-        Some(_) => get_n(item, name).map(Some),
-    }
-}
-
-/// A Binary attribute of an item, if present.
-pub(super) fn opt_b(item: &Item, name: &str) -> StoreResult<Option<Vec<u8>>> {
-    match item.get(name) {
-        None | Some(AttributeValue::Null(_)) => Ok(None),
-        Some(AttributeValue::B(b)) => Ok(Some(b.as_ref().to_vec())),
-        Some(_) => Err(missing(name)),
-    }
-}
-
-/// Stores `v` as the item's JSON body.
-pub(super) fn set_body<T: Serialize>(item: &mut Item, v: &T) -> StoreResult<()> {
-    item.insert(BODY.into(), AttributeValue::S(serde_json::to_string(v)?));
-    Ok(())
-}
-
-/// The item's JSON body.
-pub(super) fn body<T: DeserializeOwned>(item: &Item) -> StoreResult<T> {
-    Ok(serde_json::from_str(get_s(item, BODY)?)?)
-}
-
-/// Marks an item as expiring at `exp_ms`: `exp` (checked on read) and `ttl` (seconds, rounded
-/// up, for DynamoDB's lazy TTL deletion).
-pub(super) fn set_expiry(item: &mut Item, exp_ms: i64) {
-    item.insert(EXP.into(), n(exp_ms));
-    item.insert(TTL.into(), n(exp_ms.div_euclid(1000) + 1));
-}
-
-/// Whether an item carries an expiry at or before `now_ms`.
-pub(super) fn expired(item: &Item, now_ms: i64) -> StoreResult<bool> {
-    Ok(opt_n::<i64>(item, EXP)?.is_some_and(|e| e <= now_ms))
-}
-
-/// A sort key for a number, zero-padded so that string order is numeric order.
-pub(super) fn pad(v: u64) -> String {
-    format!("{v:020}")
 }
