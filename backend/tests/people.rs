@@ -643,6 +643,19 @@ async fn roles_and_offboarding(app: TestApp) {
         )
         .await;
     assert_eq!(r.body["error"]["code"], "reason_required");
+    // A device invite issued before the deactivation enrolls nothing after it.
+    let pending_invite = app
+        .call(
+            &admin,
+            "POST",
+            &app.t(&format!("/users/{}/device-invites", a.user_id)),
+            None,
+        )
+        .await
+        .body["code"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let deactivate = app.t(&format!("/users/{}/deactivate", a.user_id));
     let r = app
         .call(
@@ -665,6 +678,17 @@ async fn roles_and_offboarding(app: TestApp) {
         app.login(&mut a).await.status,
         StatusCode::UNAUTHORIZED,
         "no sign-in again"
+    );
+    let r = app
+        .post(
+            &app.t("/enroll/start"),
+            json!({"invite_code": pending_invite, "user_name": "x"}),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "no new device for a leaver"
     );
     let r = app
         .call(

@@ -136,6 +136,12 @@ pub async fn team(env: Env<'_>, caller: &Caller, client: ObjectId) -> DomainResu
     view(env, tenant, client, members).await
 }
 
+/// The client's team as stored now.
+async fn current(env: Env<'_>, tenant: TenantId, client: ObjectId) -> DomainResult<CareTeam> {
+    let members = env.stores.identity.care_team(tenant, client).await?;
+    view(env, tenant, client, members).await
+}
+
 async fn view(
     env: Env<'_>,
     tenant: TenantId,
@@ -221,8 +227,7 @@ pub async fn add(
         reason.as_deref(),
     )
     .await?;
-    let members = env.stores.identity.care_team(tenant, client).await?;
-    view(env, tenant, client, members).await
+    current(env, tenant, client).await
 }
 
 /// Removes a member from a client's team: the client stops being served to them at once.
@@ -253,8 +258,7 @@ pub async fn remove(
         reason.as_deref(),
     )
     .await?;
-    let members = env.stores.identity.care_team(tenant, client).await?;
-    view(env, tenant, client, members).await
+    current(env, tenant, client).await
 }
 
 fn not_a_member() -> DomainError {
@@ -312,8 +316,7 @@ pub async fn handover(
         reason.as_deref(),
     )
     .await?;
-    let members = env.stores.identity.care_team(tenant, client).await?;
-    view(env, tenant, client, members).await
+    current(env, tenant, client).await
 }
 
 /// The clients `user` may read and why: their caseload and their unexpired break-glass
