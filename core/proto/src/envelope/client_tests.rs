@@ -3,14 +3,7 @@
 use super::*;
 use crate::keys::{ClientKey, TenantKey};
 
-fn obj(kind: Kind) -> ObjectRef {
-    ObjectRef {
-        tenant: TenantId::random(),
-        object: ObjectId::random(),
-        version: VersionId::random(),
-        kind,
-    }
-}
+use super::tests::obj;
 
 fn ring<'a>(tenant: &'a [TenantKey], keys: &'a [ClientKey], client: ObjectId) -> ClientRing<'a> {
     ClientRing {
