@@ -13,7 +13,7 @@
 //!      0   4  magic "WARD"
 //!      4   1  format version (1, 2 or 3)
 //!      5   1  kind
-//!      6   1  note state (format 2: 1 draft, 2 signed, 3 addendum for notes; 0 otherwise)
+//!      6   1  note state (formats 2, 3: 1 draft, 2 signed, 3 addendum for notes; 0 otherwise)
 //!      7   1  reserved (0)
 //!      8  16  tenant id
 //!     24  16  object id
@@ -63,8 +63,6 @@ pub const FORMAT_V3: u8 = 3;
 /// Length of the envelope header.
 pub const HEADER_LEN: usize = 124;
 const WRAP_AAD_LEN: usize = 64;
-/// Format 3 appends the client id to the wrap's associated data.
-const WRAP_AAD_MAX: usize = WRAP_AAD_LEN + 16;
 const WRAPPED_LEN: usize = KEY_LEN + TAG_LEN;
 
 /// What an envelope holds. The numeric values are part of the wire format.
@@ -268,7 +266,7 @@ impl Header {
     /// The header's wire bytes.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
-        h[..WRAP_AAD_LEN].copy_from_slice(&self.wrap_aad(None)[..WRAP_AAD_LEN]);
+        h[..WRAP_AAD_LEN].copy_from_slice(&self.wrap_aad(None).as_ref()[..WRAP_AAD_LEN]);
         h[64..76].copy_from_slice(&self.wrap_nonce);
         h[76..124].copy_from_slice(&self.wrapped_cek);
         h
@@ -288,15 +286,19 @@ impl Header {
     }
 
     /// The wrap's associated data: the first 64 header bytes, and in format 3 the client id.
-    fn wrap_aad(&self, client: Option<crate::ids::ObjectId>) -> Vec<u8> {
-        let mut a = Vec::with_capacity(WRAP_AAD_MAX);
-        a.extend_from_slice(&self.identity());
-        a.extend_from_slice(&self.epoch.to_be_bytes());
-        a.extend_from_slice(&self.chunk_size.to_be_bytes());
-        if let Some(c) = client {
-            a.extend_from_slice(c.as_bytes());
-        }
-        a
+    fn wrap_aad(&self, client: Option<crate::ids::ObjectId>) -> WrapAad {
+        let mut a = [0u8; WRAP_AAD_MAX];
+        a[..STREAM_AAD_LEN].copy_from_slice(&self.identity());
+        a[56..60].copy_from_slice(&self.epoch.to_be_bytes());
+        a[60..64].copy_from_slice(&self.chunk_size.to_be_bytes());
+        let len = match client {
+            Some(c) => {
+                a[WRAP_AAD_LEN..].copy_from_slice(c.as_bytes());
+                WRAP_AAD_MAX
+            }
+            None => WRAP_AAD_LEN,
+        };
+        WrapAad(a, len)
     }
 
     /// The client key generation a format-3 envelope is wrapped under (`None` before format 3:
@@ -585,6 +587,7 @@ impl Envelope {
 
 mod keyring;
 pub use keyring::{ClientRing, KeyRing, SealKey};
+use keyring::{WRAP_AAD_MAX, WrapAad};
 
 #[cfg(test)]
 mod tests;

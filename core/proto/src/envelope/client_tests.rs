@@ -135,3 +135,28 @@ fn older_formats_still_open_with_a_client_ring() {
         b"old note"
     );
 }
+
+#[test]
+fn the_format_byte_cannot_be_relabelled() {
+    // A format-3 envelope relabelled as format 2 (to be tried with a tenant key of the same
+    // number) or a format-2 one relabelled as 3 fails: the format byte is authenticated in
+    // the wrap and in every chunk.
+    let client = ObjectId::random();
+    let tk = [TenantKey::generate(1).unwrap()];
+    let ck = [ClientKey::generate(client, 1).unwrap()];
+    let r = ring(&tk, &ck, client);
+    let o = obj(Kind::Note);
+    let mut e3 = Envelope::seal_note(o, NoteState::Draft, &ck[0], b"n").unwrap();
+    e3[4] = FORMAT_V2;
+    assert_eq!(Envelope::open(&o, &r, &e3), Err(EnvelopeError::Unwrap));
+    let mut e2 = Envelope::seal_note(o, NoteState::Draft, &tk[0], b"n").unwrap();
+    e2[4] = FORMAT_V3;
+    assert_eq!(Envelope::open(&o, &r, &e2), Err(EnvelopeError::Unwrap));
+    // A changed generation names a key this ring does not hold.
+    let mut eg = Envelope::seal_note(o, NoteState::Draft, &ck[0], b"n").unwrap();
+    eg[59] = 2;
+    assert_eq!(
+        Envelope::open(&o, &r, &eg),
+        Err(EnvelopeError::NoClientKey(2))
+    );
+}

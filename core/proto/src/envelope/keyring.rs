@@ -1,7 +1,7 @@
 //! Which key opens an envelope ([`KeyRing`]: tenant keys by epoch, one client's keys by
 //! generation) and which key seals one ([`SealKey`]).
 
-use super::{FORMAT_V2, FORMAT_V3};
+use super::{FORMAT_V2, FORMAT_V3, WRAP_AAD_LEN};
 use crate::keys::{ClientKey, SymmetricKey, TenantKey};
 
 /// Something that can hand out tenant keys by epoch (formats 1 and 2) and, for the one client
@@ -118,5 +118,18 @@ impl KeyRing for [TenantKey] {
 impl KeyRing for Vec<TenantKey> {
     fn key(&self, epoch: u32) -> Option<&TenantKey> {
         self.as_slice().key(epoch)
+    }
+}
+
+/// Format 3 appends the client id to the wrap's associated data.
+pub(super) const WRAP_AAD_MAX: usize = WRAP_AAD_LEN + 16;
+
+/// The wrap's associated data on the stack (no allocation per envelope): the bytes and how
+/// many of them count.
+pub(super) struct WrapAad(pub(super) [u8; WRAP_AAD_MAX], pub(super) usize);
+
+impl AsRef<[u8]> for WrapAad {
+    fn as_ref(&self) -> &[u8] {
+        &self.0[..self.1]
     }
 }
