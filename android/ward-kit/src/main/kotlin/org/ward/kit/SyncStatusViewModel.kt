@@ -61,10 +61,13 @@ class SyncStatusViewModel(
     val notice: StateFlow<String?> = sync.notice
     private var running: Job? = null
 
+    /** Why the last "sync now" failed; kept across refreshes until the next sync starts. */
+    @Volatile private var syncError: String? = null
+
     fun refresh() {
         scope.launch {
             _state.value = try {
-                syncUiState(sync.status(), clock()).copy(lastResult = _state.value.lastResult)
+                syncUiState(sync.status(), clock()).copy(lastResult = _state.value.lastResult, error = syncError)
             } catch (e: Exception) {
                 _state.value.copy(error = userMessage(e))
             }
@@ -73,10 +76,14 @@ class SyncStatusViewModel(
 
     fun syncNow() {
         if (running?.isActive == true) return
+        syncError = null
         _state.value = _state.value.copy(syncing = true, error = null, progress = null)
         running = scope.launch {
             sync.syncNow()
-                .catch { e -> _state.value = _state.value.copy(syncing = false, error = userMessage(e)) }
+                .catch { e ->
+                    syncError = userMessage(e)
+                    _state.value = _state.value.copy(syncing = false, error = syncError)
+                }
                 .collect { ev ->
                     when (ev) {
                         is SyncEvent.Progress -> _state.value = _state.value.copy(progress = ev.progress)
