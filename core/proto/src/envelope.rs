@@ -11,19 +11,27 @@
 //! ```text
 //! offset len  field
 //!      0   4  magic "WARD"
-//!      4   1  format version (1 or 2)
+//!      4   1  format version (1, 2 or 3)
 //!      5   1  kind
 //!      6   1  note state (format 2: 1 draft, 2 signed, 3 addendum for notes; 0 otherwise)
 //!      7   1  reserved (0)
 //!      8  16  tenant id
 //!     24  16  object id
 //!     40  16  version id          -- bytes 0..56: identity, AAD of every chunk
-//!     56   4  tenant key epoch (big endian)
+//!     56   4  tenant key epoch; format 3: client key generation (big endian)
 //!     60   4  chunk size (big endian)   -- bytes 0..64: AAD of the CEK wrap
 //!     64  12  CEK wrap nonce (random)
 //!     76  48  wrapped CEK (32 + 16 tag)
 //!    124   …  chunks: ciphertext + 16-byte tag each
 //! ```
+//!
+//! Format 3 (ADR 0015) is format 2 with the content key wrapped under a **client key** instead
+//! of the tenant key: bytes 56..60 hold the client key's generation, and the client id (16
+//! bytes, which every reader knows from the record it opens) is appended to the wrap's
+//! associated data, so a content key wrapped for one client can never be unwrapped as
+//! another's. The chunks are sealed exactly as in formats 1 and 2. Every clinical kind of a
+//! client is written in format 3; a client's identity record stays format 2 under the tenant
+//! key (front desk reads it).
 //!
 //! Format 2 (written since the server locks signed notes, ADR 0013) differs from format 1 only
 //! in byte 6: a note states whether it is a draft, a signed version or an addendum. The byte is
@@ -36,7 +44,9 @@ use ring::aead::{Aad, NONCE_LEN, Nonce};
 use zeroize::Zeroizing;
 
 use crate::ids::{ObjectId, TenantId, VersionId};
-use crate::keys::{ContentKey, KEY_LEN, RandomError, SymmetricKey, TenantKey, fill_random};
+use crate::keys::{
+    ContentKey, KEY_LEN, RandomError, SymmetricKey, fill_random,
+};
 use crate::stream::{
     ChunkOpener, ChunkSealer, DEFAULT_CHUNK_SIZE, Layout, PartsReader, STREAM_AAD_LEN, StreamError,
     TAG_LEN,
@@ -49,9 +59,14 @@ pub const FORMAT_V1: u8 = 1;
 /// The envelope format version this code writes: format 1 plus the note state in byte 6.
 /// Readers keep accepting every older version.
 pub const FORMAT_V2: u8 = 2;
+/// Format 2 with the content key wrapped under a client key (ADR 0015): written for every
+/// clinical kind of a client.
+pub const FORMAT_V3: u8 = 3;
 /// Length of the envelope header.
 pub const HEADER_LEN: usize = 124;
 const WRAP_AAD_LEN: usize = 64;
+/// Format 3 appends the client id to the wrap's associated data.
+const WRAP_AAD_MAX: usize = WRAP_AAD_LEN + 16;
 const WRAPPED_LEN: usize = KEY_LEN + TAG_LEN;
 
 /// What an envelope holds. The numeric values are part of the wire format.
@@ -158,6 +173,13 @@ pub enum EnvelopeError {
     /// No tenant key of that epoch is available.
     #[error("no tenant key for epoch {0}")]
     NoKeyForEpoch(u32),
+    /// A format-3 envelope, and this holder has no key of that generation for the client: the
+    /// user may not read the client (or the key has not been released to this device yet).
+    #[error("no key of generation {0} for this client")]
+    NoClientKey(u32),
+    /// A tenant key given for a format-3 envelope or a client key for an older one.
+    #[error("a format-{0} envelope is wrapped under another kind of key")]
+    KeyKind(u8),
     /// The content key did not unwrap: wrong tenant key, or a tampered header.
     #[error("content key failed to unwrap (wrong tenant key or tampered header)")]
     Unwrap,
@@ -175,29 +197,6 @@ impl From<RandomError> for EnvelopeError {
     }
 }
 
-/// Something that can hand out tenant keys by epoch.
-pub trait KeyRing {
-    /// The tenant key of `epoch`, if held.
-    fn key(&self, epoch: u32) -> Option<&TenantKey>;
-}
-
-impl KeyRing for TenantKey {
-    fn key(&self, epoch: u32) -> Option<&TenantKey> {
-        (self.epoch == epoch).then_some(self)
-    }
-}
-
-impl KeyRing for [TenantKey] {
-    fn key(&self, epoch: u32) -> Option<&TenantKey> {
-        self.iter().find(|k| k.epoch == epoch)
-    }
-}
-
-impl KeyRing for Vec<TenantKey> {
-    fn key(&self, epoch: u32) -> Option<&TenantKey> {
-        self.as_slice().key(epoch)
-    }
-}
 
 /// A parsed envelope header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -206,7 +205,8 @@ pub struct Header {
     pub format: u8,
     /// The identity it is bound to.
     pub object: ObjectRef,
-    /// Tenant key epoch that wraps the content key.
+    /// Tenant key epoch that wraps the content key; in format 3 the client key's generation
+    /// (see [`Header::client_generation`]).
     pub epoch: u32,
     /// Plaintext bytes per chunk.
     pub chunk_size: u32,
@@ -235,7 +235,7 @@ impl Header {
                 }
                 None
             }
-            FORMAT_V2 => {
+            FORMAT_V2 | FORMAT_V3 => {
                 if h[7] != 0 {
                     return Err(EnvelopeError::UnsupportedFlags(u16::from(h[7])));
                 }
@@ -271,7 +271,7 @@ impl Header {
     /// The header's wire bytes.
     pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
         let mut h = [0u8; HEADER_LEN];
-        h[..WRAP_AAD_LEN].copy_from_slice(&self.wrap_aad());
+        h[..WRAP_AAD_LEN].copy_from_slice(&self.wrap_aad(None)[..WRAP_AAD_LEN]);
         h[64..76].copy_from_slice(&self.wrap_nonce);
         h[76..124].copy_from_slice(&self.wrapped_cek);
         h
@@ -290,46 +290,59 @@ impl Header {
         a
     }
 
-    fn wrap_aad(&self) -> [u8; WRAP_AAD_LEN] {
-        let mut a = [0u8; WRAP_AAD_LEN];
-        a[..STREAM_AAD_LEN].copy_from_slice(&self.identity());
-        a[56..60].copy_from_slice(&self.epoch.to_be_bytes());
-        a[60..64].copy_from_slice(&self.chunk_size.to_be_bytes());
+    /// The wrap's associated data: the first 64 header bytes, and in format 3 the client id.
+    fn wrap_aad(&self, client: Option<crate::ids::ObjectId>) -> Vec<u8> {
+        let mut a = Vec::with_capacity(WRAP_AAD_MAX);
+        a.extend_from_slice(&self.identity());
+        a.extend_from_slice(&self.epoch.to_be_bytes());
+        a.extend_from_slice(&self.chunk_size.to_be_bytes());
+        if let Some(c) = client {
+            a.extend_from_slice(c.as_bytes());
+        }
         a
     }
 
-    /// A header for a new object version with a fresh content key wrapped under `tenant_key`.
+    /// The client key generation a format-3 envelope is wrapped under (`None` before format 3:
+    /// those are wrapped under the tenant key of [`Header::epoch`]).
+    pub fn client_generation(&self) -> Option<u32> {
+        (self.format == FORMAT_V3).then_some(self.epoch)
+    }
+
+    /// A header for a new object version with a fresh content key wrapped under `key`.
     fn new_sealed(
         object: ObjectRef,
         note: Option<NoteState>,
-        tenant_key: &TenantKey,
+        key: SealKey<'_>,
         chunk_size: u32,
     ) -> Result<(Self, ContentKey), EnvelopeError> {
         stated(object.kind, note.map_or(0, |s| s as u8))?;
         let cek = ContentKey::generate()?;
         let mut header = Self {
-            format: FORMAT_V2,
+            format: key.format(),
             object,
-            epoch: tenant_key.epoch,
+            epoch: key.id(),
             chunk_size,
             note,
             wrap_nonce: [0; NONCE_LEN],
             wrapped_cek: [0; WRAPPED_LEN],
         };
-        header.wrap(&cek, tenant_key)?;
+        header.wrap(&cek, key)?;
         Ok((header, cek))
     }
 
-    fn wrap(&mut self, cek: &ContentKey, tenant_key: &TenantKey) -> Result<(), EnvelopeError> {
-        self.epoch = tenant_key.epoch;
+    fn wrap(&mut self, cek: &ContentKey, wrapping: SealKey<'_>) -> Result<(), EnvelopeError> {
+        if wrapping.format() != self.format.max(FORMAT_V2) {
+            return Err(EnvelopeError::KeyKind(self.format));
+        }
+        self.epoch = wrapping.id();
         fill_random(&mut self.wrap_nonce)?;
         let mut buf = [0u8; WRAPPED_LEN];
         buf[..KEY_LEN].copy_from_slice(cek.0.expose_secret());
-        let key = tenant_key.key.aead().map_err(|_| EnvelopeError::Unwrap)?;
+        let key = wrapping.secret().aead().map_err(|_| EnvelopeError::Unwrap)?;
         let tag = key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(self.wrap_nonce),
-                Aad::from(self.wrap_aad()),
+                Aad::from(self.wrap_aad(wrapping.client())),
                 &mut buf[..KEY_LEN],
             )
             .map_err(|_| EnvelopeError::Unwrap)?;
@@ -339,15 +352,23 @@ impl Header {
     }
 
     fn unwrap_cek(&self, keys: &(impl KeyRing + ?Sized)) -> Result<ContentKey, EnvelopeError> {
-        let tenant_key = keys
-            .key(self.epoch)
-            .ok_or(EnvelopeError::NoKeyForEpoch(self.epoch))?;
-        let key = tenant_key.key.aead().map_err(|_| EnvelopeError::Unwrap)?;
+        let (secret, client) = if self.format == FORMAT_V3 {
+            let k = keys
+                .client_key(self.epoch)
+                .ok_or(EnvelopeError::NoClientKey(self.epoch))?;
+            (&k.key, Some(k.client))
+        } else {
+            let k = keys
+                .key(self.epoch)
+                .ok_or(EnvelopeError::NoKeyForEpoch(self.epoch))?;
+            (&k.key, None)
+        };
+        let key = secret.aead().map_err(|_| EnvelopeError::Unwrap)?;
         let mut buf = Zeroizing::new(self.wrapped_cek);
         let plain = key
             .open_in_place(
                 Nonce::assume_unique_for_key(self.wrap_nonce),
-                Aad::from(self.wrap_aad()),
+                Aad::from(self.wrap_aad(client)),
                 buf.as_mut(),
             )
             .map_err(|_| EnvelopeError::Unwrap)?;
@@ -355,16 +376,17 @@ impl Header {
         Ok(ContentKey(cek))
     }
 
-    /// Re-wraps the content key under another tenant key (rotation). Only the header changes;
-    /// the body stays byte-for-byte the same.
-    pub fn rewrap(
+    /// Re-wraps the content key under another key of the same kind (a tenant key for formats
+    /// 1 and 2, a client key of the same client for format 3). Only the header changes; the
+    /// body stays byte-for-byte the same.
+    pub fn rewrap<'k>(
         &self,
         old: &(impl KeyRing + ?Sized),
-        new: &TenantKey,
+        new: impl Into<SealKey<'k>>,
     ) -> Result<Header, EnvelopeError> {
         let cek = self.unwrap_cek(old)?;
         let mut h = self.clone();
-        h.wrap(&cek, new)?;
+        h.wrap(&cek, new.into())?;
         Ok(h)
     }
 
@@ -403,21 +425,21 @@ fn stated(kind: Kind, byte: u8) -> Result<Option<NoteState>, EnvelopeError> {
 
 /// Starts a streamed envelope (photos): returns the header to write first and the sealer for
 /// the chunks that follow it.
-pub fn begin_stream(
+pub fn begin_stream<'k>(
     object: ObjectRef,
-    tenant_key: &TenantKey,
+    key: impl Into<SealKey<'k>>,
     chunk_size: u32,
 ) -> Result<(Header, ChunkSealer), EnvelopeError> {
-    begin_stream_stated(object, None, tenant_key, chunk_size)
+    begin_stream_stated(object, None, key.into(), chunk_size)
 }
 
 fn begin_stream_stated(
     object: ObjectRef,
     note: Option<NoteState>,
-    tenant_key: &TenantKey,
+    key: SealKey<'_>,
     chunk_size: u32,
 ) -> Result<(Header, ChunkSealer), EnvelopeError> {
-    let (header, cek) = Header::new_sealed(object, note, tenant_key, chunk_size)?;
+    let (header, cek) = Header::new_sealed(object, note, key, chunk_size)?;
     let sealer = ChunkSealer::new(&cek, header.identity())?;
     Ok((header, sealer))
 }
@@ -429,36 +451,36 @@ pub struct Envelope;
 impl Envelope {
     /// Seals `plaintext` as a new envelope for `object`, with a fresh content key. Notes state
     /// their state: seal them with [`Envelope::seal_note`].
-    pub fn seal(
+    pub fn seal<'k>(
         object: ObjectRef,
-        tenant_key: &TenantKey,
+        tenant_key: impl Into<SealKey<'k>>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
-        Self::seal_stated(object, None, tenant_key, plaintext)
+        Self::seal_stated(object, None, tenant_key.into(), plaintext)
     }
 
     /// Seals one version of a note, stating `state` in the authenticated header.
-    pub fn seal_note(
+    pub fn seal_note<'k>(
         object: ObjectRef,
         state: NoteState,
-        tenant_key: &TenantKey,
+        tenant_key: impl Into<SealKey<'k>>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
-        Self::seal_stated(object, Some(state), tenant_key, plaintext)
+        Self::seal_stated(object, Some(state), tenant_key.into(), plaintext)
     }
 
     /// [`Envelope::seal`] or [`Envelope::seal_note`], by whether `note` is given.
-    pub fn seal_stated(
+    pub fn seal_stated<'k>(
         object: ObjectRef,
         note: Option<NoteState>,
-        tenant_key: &TenantKey,
+        tenant_key: impl Into<SealKey<'k>>,
         plaintext: &[u8],
     ) -> Result<Vec<u8>, EnvelopeError> {
         let mut out = Vec::new();
         Self::seal_into(
             object,
             note,
-            tenant_key,
+            tenant_key.into(),
             &[plaintext],
             DEFAULT_CHUNK_SIZE,
             &mut out,
@@ -467,46 +489,46 @@ impl Envelope {
     }
 
     /// Seals the concatenation of `parts` (no intermediate copy of the whole plaintext).
-    pub fn seal_parts(
+    pub fn seal_parts<'k>(
         object: ObjectRef,
-        tenant_key: &TenantKey,
+        tenant_key: impl Into<SealKey<'k>>,
         parts: &[&[u8]],
         chunk_size: u32,
     ) -> Result<Vec<u8>, EnvelopeError> {
         let mut out = Vec::new();
-        Self::seal_parts_into(object, tenant_key, parts, chunk_size, &mut out)?;
+        Self::seal_parts_into(object, tenant_key.into(), parts, chunk_size, &mut out)?;
         Ok(out)
     }
 
     /// Like [`Envelope::seal_parts`], writing into `out` (cleared first) so a caller sealing
     /// many objects can reuse one allocation.
-    pub fn seal_parts_into(
+    pub fn seal_parts_into<'k>(
         object: ObjectRef,
-        tenant_key: &TenantKey,
+        tenant_key: impl Into<SealKey<'k>>,
         parts: &[&[u8]],
         chunk_size: u32,
         out: &mut Vec<u8>,
     ) -> Result<(), EnvelopeError> {
-        Self::seal_into(object, None, tenant_key, parts, chunk_size, out)
+        Self::seal_into(object, None, tenant_key.into(), parts, chunk_size, out)
     }
 
     /// [`Envelope::seal_parts`] with a note state (see [`Envelope::seal_note`]).
-    pub fn seal_parts_stated(
+    pub fn seal_parts_stated<'k>(
         object: ObjectRef,
         note: Option<NoteState>,
-        tenant_key: &TenantKey,
+        tenant_key: impl Into<SealKey<'k>>,
         parts: &[&[u8]],
         chunk_size: u32,
     ) -> Result<Vec<u8>, EnvelopeError> {
         let mut out = Vec::new();
-        Self::seal_into(object, note, tenant_key, parts, chunk_size, &mut out)?;
+        Self::seal_into(object, note, tenant_key.into(), parts, chunk_size, &mut out)?;
         Ok(out)
     }
 
     fn seal_into(
         object: ObjectRef,
         note: Option<NoteState>,
-        tenant_key: &TenantKey,
+        tenant_key: SealKey<'_>,
         parts: &[&[u8]],
         chunk_size: u32,
         out: &mut Vec<u8>,
@@ -561,5 +583,11 @@ impl Envelope {
     }
 }
 
+mod keyring;
+pub use keyring::{ClientRing, KeyRing, SealKey};
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod client_tests;

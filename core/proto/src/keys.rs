@@ -85,6 +85,31 @@ impl TenantKey {
     }
 }
 
+/// A client's (patient's) key of one generation: it wraps the content keys of that client's
+/// clinical data (notes, photos, thumbnails, consents; envelope format 3). Released only to the
+/// devices of people who may read the client now; a new generation is made for new data when a
+/// member leaves the care team.
+#[derive(Clone, Debug)]
+pub struct ClientKey {
+    /// The client it belongs to (bound into every content-key wrap it makes).
+    pub client: crate::ids::ObjectId,
+    /// Generation: 1 first, one more on each rotation. New data is sealed under the newest.
+    pub generation: u32,
+    /// The key itself.
+    pub key: SymmetricKey,
+}
+
+impl ClientKey {
+    /// A new random key of `client` at `generation`.
+    pub fn generate(client: crate::ids::ObjectId, generation: u32) -> Result<Self, RandomError> {
+        Ok(Self {
+            client,
+            generation,
+            key: SymmetricKey::generate()?,
+        })
+    }
+}
+
 /// A fresh key for exactly one object version's content.
 #[derive(Debug)]
 pub struct ContentKey(pub(crate) SymmetricKey);

@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod audit;
+pub mod client_keys;
 pub mod envelope;
 pub mod errors;
 pub mod ids;
@@ -20,4 +21,4 @@ pub mod wipe;
 
 pub use envelope::{Envelope, EnvelopeError, Header, Kind, NoteState, ObjectRef};
 pub use ids::{DeviceId, ObjectId, TenantId, VersionId};
-pub use keys::{ContentKey, SymmetricKey, TenantKey};
+pub use keys::{ClientKey, ContentKey, SymmetricKey, TenantKey};

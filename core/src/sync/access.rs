@@ -73,6 +73,14 @@ pub fn apply(
     let old = vault.stored_access()?;
     let held = vault.held_clients()?;
     let change = access_change(old.as_ref(), mine, &held);
+    // An erased client goes whole, whatever the access says (unsynced work included: the
+    // patient asked to be forgotten and the server refuses it).
+    for client in &mine.erased {
+        let outcome = vault.erase_client(*client)?;
+        if outcome.dropped_versions > 0 {
+            report.clients_dropped += 1;
+        }
+    }
     for client in &change.drop {
         let outcome = vault.drop_client(*client)?;
         if outcome.dropped_versions > 0 {

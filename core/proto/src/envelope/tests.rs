@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::keys::TenantKey;
 
 const CS: u32 = 1024;
 
@@ -67,7 +68,7 @@ fn seal_v1(object: ObjectRef, key: &TenantKey, plaintext: &[u8]) -> Vec<u8> {
         wrap_nonce: [0; NONCE_LEN],
         wrapped_cek: [0; WRAPPED_LEN],
     };
-    header.wrap(&cek, key).unwrap();
+    header.wrap(&cek, key.into()).unwrap();
     let mut sealer = ChunkSealer::new(&cek, header.identity()).unwrap();
     let layout = Layout::for_plaintext(plaintext.len() as u64, CS);
     let mut out = header.to_bytes().to_vec();
@@ -141,7 +142,7 @@ fn a_note_states_its_state_and_nothing_else_does() {
         (6, 0, EnvelopeError::NoteState(0)),
         (6, 4, EnvelopeError::NoteState(4)),
         (7, 1, EnvelopeError::UnsupportedFlags(1)),
-        (4, 3, EnvelopeError::UnsupportedFormat(3)),
+        (4, 4, EnvelopeError::UnsupportedFormat(4)),
     ] {
         let mut t = e.clone();
         t[at] = value;
