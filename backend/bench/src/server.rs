@@ -296,7 +296,7 @@ pub async fn run(bin: &Path, data_root: &Path, opts: &Options) -> Result<()> {
         version,
         kind: Kind::Client,
     };
-    let env = Envelope::seal(r, &key, b"{\"name\":\"Bench Client\"}")
+    let env = Envelope::seal(r, key.as_ref(), b"{\"name\":\"Bench Client\"}")
         .map_err(|e| anyhow!("sealing: {e}"))?;
     let body = serde_json::to_vec(&json!({"objects": [{
         "object_id": client_id, "version_id": version, "kind": Kind::Client as u8,

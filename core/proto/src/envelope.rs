@@ -44,9 +44,7 @@ use ring::aead::{Aad, NONCE_LEN, Nonce};
 use zeroize::Zeroizing;
 
 use crate::ids::{ObjectId, TenantId, VersionId};
-use crate::keys::{
-    ContentKey, KEY_LEN, RandomError, SymmetricKey, fill_random,
-};
+use crate::keys::{ContentKey, KEY_LEN, RandomError, SymmetricKey, fill_random};
 use crate::stream::{
     ChunkOpener, ChunkSealer, DEFAULT_CHUNK_SIZE, Layout, PartsReader, STREAM_AAD_LEN, StreamError,
     TAG_LEN,
@@ -197,7 +195,6 @@ impl From<RandomError> for EnvelopeError {
     }
 }
 
-
 /// A parsed envelope header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
@@ -338,7 +335,10 @@ impl Header {
         fill_random(&mut self.wrap_nonce)?;
         let mut buf = [0u8; WRAPPED_LEN];
         buf[..KEY_LEN].copy_from_slice(cek.0.expose_secret());
-        let key = wrapping.secret().aead().map_err(|_| EnvelopeError::Unwrap)?;
+        let key = wrapping
+            .secret()
+            .aead()
+            .map_err(|_| EnvelopeError::Unwrap)?;
         let tag = key
             .seal_in_place_separate_tag(
                 Nonce::assume_unique_for_key(self.wrap_nonce),

@@ -3,14 +3,7 @@
 use super::*;
 use crate::keys::{ClientKey, TenantKey};
 
-fn obj(kind: Kind) -> ObjectRef {
-    ObjectRef {
-        tenant: TenantId::random(),
-        object: ObjectId::random(),
-        version: VersionId::random(),
-        kind,
-    }
-}
+use super::tests::obj;
 
 fn ring<'a>(tenant: &'a [TenantKey], keys: &'a [ClientKey], client: ObjectId) -> ClientRing<'a> {
     ClientRing {
@@ -85,7 +78,7 @@ fn a_missing_generation_is_named() {
     let o = obj(Kind::PhotoMeta);
     let e = Envelope::seal(o, &new, b"meta").unwrap();
     assert_eq!(
-        Envelope::open(&o, &ring(&[], &[old.clone()], client), &e),
+        Envelope::open(&o, &ring(&[], std::slice::from_ref(&old), client), &e),
         Err(EnvelopeError::NoClientKey(2))
     );
     assert_eq!(
@@ -112,7 +105,11 @@ fn streams_seal_under_a_client_key_and_rewrap_keeps_the_kind_of_key() {
     let moved = h.rewrap(&g1, &g2).unwrap();
     let mut e2 = moved.to_bytes().to_vec();
     e2.extend_from_slice(&e[HEADER_LEN..]);
-    assert_eq!(e2[HEADER_LEN..], e[HEADER_LEN..], "the body is not re-encrypted");
+    assert_eq!(
+        e2[HEADER_LEN..],
+        e[HEADER_LEN..],
+        "the body is not re-encrypted"
+    );
     assert_eq!(Envelope::open(&o, &g2, &e2).unwrap(), body);
     // And a tenant-key envelope cannot be moved under a client key.
     let t = Envelope::seal(o, &tk, b"x").unwrap();

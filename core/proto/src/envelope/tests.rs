@@ -5,7 +5,7 @@ use crate::keys::TenantKey;
 
 const CS: u32 = 1024;
 
-fn obj(kind: Kind) -> ObjectRef {
+pub(super) fn obj(kind: Kind) -> ObjectRef {
     ObjectRef {
         tenant: TenantId::random(),
         object: ObjectId::random(),
