@@ -40,7 +40,9 @@ pub enum CoreError {
     /// A client's clinical data cannot be written or read here: this phone holds no key of
     /// that client (the user is not on its care team, or the key has not reached this phone:
     /// the next sync asks for it).
-    #[error("this phone holds no key for client {client}: sync, or ask to be added to the care team")]
+    #[error(
+        "this phone holds no key for client {client}: sync, or ask to be added to the care team"
+    )]
     NoClientKey {
         /// The client.
         client: ward_proto::ObjectId,

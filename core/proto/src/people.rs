@@ -238,24 +238,29 @@ mod tests {
     #[test]
     fn the_access_tag_changes_with_the_access_and_not_with_order() {
         let a = ClientAccess {
+            key: None,
             client_id: ObjectId::random(),
             via: AccessVia::Team,
             expires_at_ms: None,
         };
         let b = ClientAccess {
+            key: None,
             client_id: ObjectId::random(),
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(5),
         };
         let one = MyClients {
+            erased: Vec::new(),
             all: false,
             clients: vec![a.clone(), b.clone()],
         };
         let other_order = MyClients {
+            erased: Vec::new(),
             all: false,
             clients: vec![b.clone(), a.clone()],
         };
         let fewer = MyClients {
+            erased: Vec::new(),
             all: false,
             clients: vec![a.clone()],
         };

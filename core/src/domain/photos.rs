@@ -422,7 +422,9 @@ impl Vault {
         let id: ObjectId = parse_id(photo_id, "photo")?;
         self.with_unlocked(|ctx| {
             let (rec, _) = record(ctx, id)?;
-            let mut reader = ctx.blobs.reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?;
+            let mut reader = ctx
+                .blobs
+                .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?;
             if index == 0 {
                 ctx.audit_view(Kind::PhotoContent, id, Some(rec.client_id))?;
             }
@@ -436,7 +438,9 @@ impl Vault {
         let id: ObjectId = parse_id(photo_id, "photo")?;
         self.with_unlocked(|ctx| {
             let (rec, _) = record(ctx, id)?;
-            let mut reader = ctx.blobs.reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?;
+            let mut reader = ctx
+                .blobs
+                .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?;
             let mut sink = sink;
             let n = reader.copy_to(&mut sink)?;
             ctx.audit(

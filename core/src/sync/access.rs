@@ -125,10 +125,12 @@ mod tests {
 
     fn team(ids: &[ObjectId]) -> MyClients {
         MyClients {
+            erased: Vec::new(),
             all: false,
             clients: ids
                 .iter()
                 .map(|c| ClientAccess {
+                    key: None,
                     client_id: *c,
                     via: AccessVia::Team,
                     expires_at_ms: None,
@@ -139,6 +141,7 @@ mod tests {
 
     fn all() -> MyClients {
         MyClients {
+            erased: Vec::new(),
             all: true,
             clients: Vec::new(),
         }
@@ -231,6 +234,7 @@ mod tests {
         let [a, b] = ids();
         let mut old = team(&[a]);
         old.clients.push(ClientAccess {
+            key: None,
             client_id: b,
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(5),

@@ -224,7 +224,9 @@ pub async fn release_keys(
     api: &ApiClient,
     session: &Session,
 ) -> Result<u32, ClientError> {
-    Ok(super::keys::release(vault, api, session).await?.current_epoch)
+    Ok(super::keys::release(vault, api, session)
+        .await?
+        .current_epoch)
 }
 
 /// Admin: issues an invite for `role` ("admin", "clinician", "front_desk"); returns the code.

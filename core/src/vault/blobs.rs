@@ -13,9 +13,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
+use ward_proto::ObjectRef;
 use ward_proto::envelope::{HEADER_LEN, Header, KeyRing, SealKey, begin_stream};
 use ward_proto::stream::{ChunkOpener, Layout, PartsReader, TAG_LEN};
-use ward_proto::ObjectRef;
 
 use crate::bytes::Bytes;
 use crate::error::{CoreError, Result};

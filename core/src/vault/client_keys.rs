@@ -234,9 +234,9 @@ impl Ctx<'_> {
     }
 
     fn unregistered_generations(&self, client: ObjectId) -> Result<Vec<u32>> {
-        let mut s = self
-            .conn
-            .prepare("SELECT generation FROM client_keys WHERE client_id = ?1 AND registered = 0")?;
+        let mut s = self.conn.prepare(
+            "SELECT generation FROM client_keys WHERE client_id = ?1 AND registered = 0",
+        )?;
         let rows = s.query_map([client.as_bytes().as_slice()], |r| r.get(0))?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }

@@ -180,10 +180,8 @@ impl Ctx<'_> {
             what: "record",
             id: name(),
         })?;
-        Envelope::open(object, &self.ring(client), &env)
-            .map_err(|e| CoreError::corrupt(name(), e))
+        Envelope::open(object, &self.ring(client), &env).map_err(|e| CoreError::corrupt(name(), e))
     }
-
 
     /// Seals and stores a new version of a record with its audit event, in one transaction,
     /// then adds it to the in-memory index.
