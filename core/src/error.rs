@@ -37,6 +37,16 @@ pub enum CoreError {
         id: String,
     },
     /// Input rejected.
+    /// A client's clinical data cannot be written or read here: this phone holds no key of
+    /// that client (the user is not on its care team, or the key has not reached this phone:
+    /// the next sync asks for it).
+    #[error(
+        "this phone holds no key for client {client}: sync, or ask to be added to the care team"
+    )]
+    NoClientKey {
+        /// The client.
+        client: ward_proto::ObjectId,
+    },
     #[error("invalid input: {0}")]
     Invalid(String),
     /// A rule of the clinical record or a tenant policy forbids the action.

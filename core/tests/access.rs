@@ -122,10 +122,12 @@ fn serve(feed: Arc<Mutex<Feed>>) -> String {
 
 fn team(clients: &[ObjectId]) -> MyClients {
     MyClients {
+        erased: Vec::new(),
         all: false,
         clients: clients
             .iter()
             .map(|c| ClientAccess {
+                key: None,
                 client_id: *c,
                 via: AccessVia::Team,
                 expires_at_ms: None,
@@ -269,6 +271,7 @@ fn the_pull_drops_a_removed_client_and_pulls_a_readded_one_again_from_the_start(
         let mut f = feed.lock().unwrap();
         f.access = team(&[ada]);
         f.access.clients.push(ClientAccess {
+            key: None,
             client_id: bob,
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(until),

@@ -114,5 +114,6 @@ pub async fn release(
         current_epoch: t.current_epoch,
         epochs,
         sealed,
+        client_keys: None,
     })
 }

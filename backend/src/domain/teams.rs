@@ -329,6 +329,7 @@ pub async fn access_of(
 ) -> DomainResult<MyClients> {
     if role != Role::Clinician {
         return Ok(MyClients {
+            erased: Vec::new(),
             all: true,
             clients: Vec::new(),
         });
@@ -343,6 +344,7 @@ pub async fn access_of(
             (
                 c,
                 ClientAccess {
+                    key: None,
                     client_id: c,
                     via: AccessVia::Team,
                     expires_at_ms: None,
@@ -352,12 +354,14 @@ pub async fn access_of(
         .collect();
     for g in active_grants(env, tenant, user).await? {
         by_client.entry(g.client_id).or_insert(ClientAccess {
+            key: None,
             client_id: g.client_id,
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(g.expires_at_ms),
         });
     }
     Ok(MyClients {
+        erased: Vec::new(),
         all: false,
         clients: by_client.into_values().collect(),
     })

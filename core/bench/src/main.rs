@@ -152,7 +152,12 @@ fn capture(runs: usize) -> Result<()> {
                             version: VersionId::random(),
                             kind: Kind::PhotoContent,
                         };
-                        blobs.write_stream(obj, &tk, &[&s.head, s.scan], DEFAULT_CHUNK_SIZE)?;
+                        blobs.write_stream(
+                            obj,
+                            (&tk).into(),
+                            &[&s.head, s.scan],
+                            DEFAULT_CHUNK_SIZE,
+                        )?;
                         ours.push(t.elapsed());
                     }
                     _ => {
@@ -320,8 +325,9 @@ fn memory() -> Result<()> {
             version: VersionId::random(),
             kind: Kind::PhotoContent,
         };
-        let enc =
-            alloc::peak_during(|| blobs.write_stream(obj, &tk, &[&data], DEFAULT_CHUNK_SIZE))?;
+        let enc = alloc::peak_during(|| {
+            blobs.write_stream(obj, (&tk).into(), &[&data], DEFAULT_CHUNK_SIZE)
+        })?;
         let dec = alloc::peak_during(|| -> Result<u64> {
             Ok(blobs.reader(&obj, &tk)?.copy_to(&mut std::io::sink())?)
         })?;

@@ -133,6 +133,15 @@ pub struct LoginStart {
 pub struct ReleaseRequest {
     /// X25519 public key, base64url.
     pub ephemeral_public: String,
+    /// Clients this device holds and needs a key for (to seal new data) that has none yet: the
+    /// server makes a first key for each the caller may write (older clients, written before
+    /// client keys existed, have none until someone asks).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ensure: Vec<crate::ObjectId>,
+    /// A second one-time X25519 public key (base64url) for the client keys: an X25519 key
+    /// agrees once. Without it (older apps) no client key is released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ephemeral_public: Option<String>,
 }
 
 /// The tenant keys, sealed to the requester's one-time key.
@@ -146,6 +155,12 @@ pub struct Released {
     /// `epoch (4 bytes BE) ‖ key (32 bytes)` for each epoch, sealed as one payload.
     #[cfg_attr(feature = "schemars", schemars(with = "serde_json::Value"))]
     pub sealed: SealedKey,
+    /// Every key of every client the caller's user may read now
+    /// ([`crate::client_keys`]), sealed to `client_ephemeral_public`; absent from servers older
+    /// than client keys. A device deletes the keys, and the data, of clients not listed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "schemars", schemars(with = "Option<serde_json::Value>"))]
+    pub client_keys: Option<SealedKey>,
 }
 
 /// The sealing context of a key release: binds the payload to this tenant.

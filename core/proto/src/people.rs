@@ -138,6 +138,10 @@ pub struct ClientAccess {
     /// When the access ends by itself (break-glass), if it does.
     #[serde(default)]
     pub expires_at_ms: Option<i64>,
+    /// The newest generation of the client's key (ADR 0015): a device holding an older one
+    /// fetches the keys again before it seals new data. `None`: no key yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
 }
 
 /// The clients the caller's devices may hold: what a device keeps after its next contact.
@@ -149,6 +153,10 @@ pub struct MyClients {
     pub all: bool,
     /// The clients the caller may read, by client id.
     pub clients: Vec<ClientAccess>,
+    /// Clients erased from the clinic (Art. 17): a device deletes everything it holds of
+    /// them, unsynced work included, whatever `all` says.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub erased: Vec<ObjectId>,
 }
 
 impl MyClients {
@@ -158,10 +166,12 @@ impl MyClients {
         let mut ids: Vec<String> = self
             .clients
             .iter()
-            .map(|c| format!("{}:{:?}", c.client_id, c.expires_at_ms))
+            .map(|c| format!("{}:{:?}:{:?}", c.client_id, c.expires_at_ms, c.key))
             .collect();
         ids.sort();
-        let text = format!("{}|{}", self.all, ids.join(","));
+        let mut erased: Vec<String> = self.erased.iter().map(|c| c.to_string()).collect();
+        erased.sort();
+        let text = format!("{}|{}|{}", self.all, ids.join(","), erased.join(","));
         let d = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
         d.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
@@ -228,24 +238,29 @@ mod tests {
     #[test]
     fn the_access_tag_changes_with_the_access_and_not_with_order() {
         let a = ClientAccess {
+            key: None,
             client_id: ObjectId::random(),
             via: AccessVia::Team,
             expires_at_ms: None,
         };
         let b = ClientAccess {
+            key: None,
             client_id: ObjectId::random(),
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(5),
         };
         let one = MyClients {
+            erased: Vec::new(),
             all: false,
             clients: vec![a.clone(), b.clone()],
         };
         let other_order = MyClients {
+            erased: Vec::new(),
             all: false,
             clients: vec![b.clone(), a.clone()],
         };
         let fewer = MyClients {
+            erased: Vec::new(),
             all: false,
             clients: vec![a.clone()],
         };

@@ -249,10 +249,13 @@ impl Vault {
             let byte_len: u64 = prepared.parts.iter().map(|p| p.len() as u64).sum();
             let photo = ObjectId::random();
             let content = ctx.new_ref(photo, Kind::PhotoContent);
-            let key = ctx.unlocked.current_key()?.clone();
-            let file_len =
-                ctx.blobs
-                    .write_stream(content, &key, &prepared.parts, DEFAULT_CHUNK_SIZE)?;
+            let key = ctx.seal_key(Kind::PhotoContent, Some(client))?;
+            let file_len = ctx.blobs.write_stream(
+                content,
+                key.as_seal(),
+                &prepared.parts,
+                DEFAULT_CHUNK_SIZE,
+            )?;
 
             let thumb_version = VersionId::random();
             let thumb_bytes = match thumbnail {
@@ -355,7 +358,7 @@ impl Vault {
             None => {
                 decrypted = self.with_unlocked(|ctx| {
                     ctx.blobs
-                        .reader(&content_ref(ctx, id, &rec), ctx.keys())?
+                        .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?
                         .read_all()
                 })?;
                 &decrypted
@@ -394,7 +397,7 @@ impl Vault {
             let (rec, _) = record(ctx, id)?;
             let bytes = ctx
                 .blobs
-                .reader(&content_ref(ctx, id, &rec), ctx.keys())?
+                .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?
                 .read_all()?;
             ctx.audit_view(Kind::PhotoContent, id, Some(rec.client_id))?;
             Ok(bytes)
@@ -408,7 +411,7 @@ impl Vault {
             let (rec, _) = record(ctx, id)?;
             Ok(ctx
                 .blobs
-                .reader(&content_ref(ctx, id, &rec), ctx.keys())?
+                .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?
                 .layout()
                 .chunks)
         })
@@ -419,7 +422,9 @@ impl Vault {
         let id: ObjectId = parse_id(photo_id, "photo")?;
         self.with_unlocked(|ctx| {
             let (rec, _) = record(ctx, id)?;
-            let mut reader = ctx.blobs.reader(&content_ref(ctx, id, &rec), ctx.keys())?;
+            let mut reader = ctx
+                .blobs
+                .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?;
             if index == 0 {
                 ctx.audit_view(Kind::PhotoContent, id, Some(rec.client_id))?;
             }
@@ -433,7 +438,9 @@ impl Vault {
         let id: ObjectId = parse_id(photo_id, "photo")?;
         self.with_unlocked(|ctx| {
             let (rec, _) = record(ctx, id)?;
-            let mut reader = ctx.blobs.reader(&content_ref(ctx, id, &rec), ctx.keys())?;
+            let mut reader = ctx
+                .blobs
+                .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?;
             let mut sink = sink;
             let n = reader.copy_to(&mut sink)?;
             ctx.audit(

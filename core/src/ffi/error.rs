@@ -125,6 +125,9 @@ impl From<CoreError> for WardError {
                 detail: format!("image: {i}"),
             },
             CoreError::NotAllowed(m) => WardError::NotAllowed { detail: m },
+            e @ CoreError::NoClientKey { .. } => WardError::NotAllowed {
+                detail: e.to_string(),
+            },
             CoreError::Corrupt { object, reason } => WardError::Corrupt {
                 object_id: object,
                 detail: reason,

@@ -73,6 +73,14 @@ pub fn apply(
     let old = vault.stored_access()?;
     let held = vault.held_clients()?;
     let change = access_change(old.as_ref(), mine, &held);
+    // An erased client goes whole, whatever the access says (unsynced work included: the
+    // patient asked to be forgotten and the server refuses it).
+    for client in &mine.erased {
+        let outcome = vault.erase_client(*client)?;
+        if outcome.dropped_versions > 0 {
+            report.clients_dropped += 1;
+        }
+    }
     for client in &change.drop {
         let outcome = vault.drop_client(*client)?;
         if outcome.dropped_versions > 0 {
@@ -117,10 +125,12 @@ mod tests {
 
     fn team(ids: &[ObjectId]) -> MyClients {
         MyClients {
+            erased: Vec::new(),
             all: false,
             clients: ids
                 .iter()
                 .map(|c| ClientAccess {
+                    key: None,
                     client_id: *c,
                     via: AccessVia::Team,
                     expires_at_ms: None,
@@ -131,6 +141,7 @@ mod tests {
 
     fn all() -> MyClients {
         MyClients {
+            erased: Vec::new(),
             all: true,
             clients: Vec::new(),
         }
@@ -223,6 +234,7 @@ mod tests {
         let [a, b] = ids();
         let mut old = team(&[a]);
         old.clients.push(ClientAccess {
+            key: None,
             client_id: b,
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(5),

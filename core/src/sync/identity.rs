@@ -13,11 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use ward_proto::api::{
-    CeremonyStarted, EnrollStart, LoginStart, Me, NewDevice, ReleaseRequest, Released,
-    SessionGrant, decode_release_payload, release_context,
-};
-use ward_proto::sealed::SealRequestKey;
+use ward_proto::api::{CeremonyStarted, EnrollStart, LoginStart, Me, NewDevice, SessionGrant};
 use ward_proto::signing::DeviceKey;
 use zeroize::Zeroizing;
 
@@ -221,31 +217,16 @@ pub async fn me(vault: &Vault, api: &ApiClient, session: &Session) -> Result<Me,
     Ok(me)
 }
 
-/// Fetches the tenant keys sealed to a one-time X25519 key and installs them in the vault.
+/// Fetches the tenant keys and this user's client keys ([`super::keys::release`]).
 /// Returns the current epoch.
 pub async fn release_keys(
     vault: &Vault,
     api: &ApiClient,
     session: &Session,
 ) -> Result<u32, ClientError> {
-    let request_key = SealRequestKey::generate().map_err(protocol)?;
-    let released: Released = api
-        .signed_json(
-            session,
-            Method::POST,
-            &api.path("/keys/release"),
-            &ReleaseRequest {
-                ephemeral_public: URL_SAFE_NO_PAD.encode(request_key.public_key()),
-            },
-        )
-        .await?;
-    let payload = request_key
-        .open(&released.sealed, &release_context(api.tenant()))
-        .map_err(protocol)?;
-    let keys = decode_release_payload(&payload, &released.epochs).map_err(protocol)?;
-    vault.with_unlocked(|ctx| ctx.install_tenant_keys(keys))?;
-    vault.set_sync_meta_i64("current_epoch", i64::from(released.current_epoch))?;
-    Ok(released.current_epoch)
+    Ok(super::keys::release(vault, api, session)
+        .await?
+        .current_epoch)
 }
 
 /// Admin: issues an invite for `role` ("admin", "clinician", "front_desk"); returns the code.

@@ -26,6 +26,7 @@ pub mod access;
 pub mod audit_upload;
 pub mod device_state;
 pub mod identity;
+pub mod keys;
 pub mod wipe;
 
 pub mod engine;

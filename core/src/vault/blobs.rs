@@ -13,9 +13,9 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 
-use ward_proto::envelope::{HEADER_LEN, Header, KeyRing, begin_stream};
+use ward_proto::ObjectRef;
+use ward_proto::envelope::{HEADER_LEN, Header, KeyRing, SealKey, begin_stream};
 use ward_proto::stream::{ChunkOpener, Layout, PartsReader, TAG_LEN};
-use ward_proto::{ObjectRef, TenantKey};
 
 use crate::bytes::Bytes;
 use crate::error::{CoreError, Result};
@@ -52,7 +52,7 @@ impl BlobStore {
     pub fn write_stream(
         &self,
         object: ObjectRef,
-        tenant_key: &TenantKey,
+        key: SealKey<'_>,
         parts: &[&[u8]],
         chunk_size: u32,
     ) -> Result<u64> {
@@ -60,7 +60,7 @@ impl BlobStore {
         let tmp = self
             .dir
             .join(format!("{}{TMP_SUFFIX}", Self::file_name(&object)));
-        let result = self.write_stream_to(&tmp, object, tenant_key, parts, chunk_size);
+        let result = self.write_stream_to(&tmp, object, key, parts, chunk_size);
         match result {
             Ok(len) => {
                 fs::rename(&tmp, &final_path)?;
@@ -78,11 +78,11 @@ impl BlobStore {
         &self,
         tmp: &Path,
         object: ObjectRef,
-        tenant_key: &TenantKey,
+        key: SealKey<'_>,
         parts: &[&[u8]],
         chunk_size: u32,
     ) -> Result<u64> {
-        let (header, mut sealer) = begin_stream(object, tenant_key, chunk_size)?;
+        let (header, mut sealer) = begin_stream(object, key, chunk_size)?;
         let mut reader = PartsReader::new(parts);
         let layout = Layout::for_plaintext(reader.total_len(), chunk_size);
         let mut file = OpenOptions::new()

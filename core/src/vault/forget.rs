@@ -9,6 +9,11 @@
 //! so keeping them exposes nothing new and loses nothing); a later wipe (with its rescue) or a
 //! re-added access settles them. They are counted in [`DropOutcome::kept_unsynced`].
 //!
+//! An **erased** client (the clinic erased the patient, Art. 17: [`Vault::erase_client`])
+//! goes whole, unsynced versions included: the patient asked to be forgotten, and the server
+//! would refuse them. Either way the client's keys go with the rows (ADR 0015), in the same
+//! transaction.
+//!
 //! The rows go in one SQLite transaction with the `client.drop` audit event. The connection
 //! deletes with `secure_delete` on ([`super::schema::prepare`]), and the WAL is checkpointed
 //! and truncated after the commit, so neither a free page nor an older WAL frame keeps the
@@ -64,7 +69,18 @@ impl Ctx<'_> {
     /// keeps and counts the unsynced ones. Dropping a client the vault does not hold, or
     /// holds only unsynced versions of, changes nothing and records no event.
     pub fn drop_client(&mut self, client: ObjectId) -> Result<DropOutcome> {
+        self.remove_client(client, false)
+    }
+
+    /// Removes every version of `client` from this device, unsynced ones too, and its keys:
+    /// the clinic erased the client (see the module docs).
+    pub fn erase_client(&mut self, client: ObjectId) -> Result<DropOutcome> {
+        self.remove_client(client, true)
+    }
+
+    fn remove_client(&mut self, client: ObjectId, erase: bool) -> Result<DropOutcome> {
         let id = client.as_bytes().as_slice();
+        let synced_only = if erase { 0 } else { 1 };
         let tx = self.conn.unchecked_transaction()?;
         let mut gone = Vec::new();
         let mut kept_unsynced = 0u64;
@@ -83,7 +99,7 @@ impl Ctx<'_> {
             })?;
             for row in rows {
                 let (o, v, kind, synced) = row?;
-                if synced != 1 {
+                if synced != 1 && !erase {
                     kept_unsynced += 1;
                     continue;
                 }
@@ -98,10 +114,12 @@ impl Ctx<'_> {
         }
         // Rows with malformed ids are deleted too (they name the client), just not looked up.
         let dropped = tx.execute(
-            "DELETE FROM objects WHERE (client_id = ?1 OR object_id = ?1) AND synced = 1",
-            [id],
+            "DELETE FROM objects WHERE (client_id = ?1 OR object_id = ?1) AND synced >= ?2",
+            params![id, synced_only],
         )? as u64;
-        if dropped == 0 {
+        let had_keys = self.unlocked.client_keys.contains_key(&client);
+        self.delete_client_keys(&tx, client)?;
+        if dropped == 0 && !had_keys {
             return Ok(DropOutcome {
                 dropped_versions: 0,
                 kept_unsynced,
@@ -143,7 +161,7 @@ impl Ctx<'_> {
             Ok(false) => tracing::warn!("WAL checkpoint after a drop did not complete"),
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint after a drop"),
         }
-        tracing::info!(%client, dropped, kept_unsynced, files, "dropped a client from this device");
+        tracing::info!(%client, dropped, kept_unsynced, files, erase, "dropped a client from this device");
         Ok(DropOutcome {
             dropped_versions: dropped,
             kept_unsynced,
@@ -202,6 +220,11 @@ impl Vault {
     /// audit event (see `crate::vault::forget`). Needs the vault unlocked.
     pub fn drop_client(&self, client: ObjectId) -> Result<DropOutcome> {
         self.with_unlocked(|ctx| ctx.drop_client(client))
+    }
+
+    /// Removes everything of an erased client, unsynced versions and keys included.
+    pub fn erase_client(&self, client: ObjectId) -> Result<DropOutcome> {
+        self.with_unlocked(|ctx| ctx.erase_client(client))
     }
 
     /// Which clients this device holds ([`HeldClients`]). Ids only: works while locked.

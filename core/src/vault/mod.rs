@@ -14,6 +14,7 @@
 
 pub mod audit;
 pub mod blobs;
+pub mod client_keys;
 pub mod forget;
 mod guard;
 pub mod index;
@@ -96,6 +97,8 @@ pub struct Unlocked {
     pub vault_key: SymmetricKey,
     /// Tenant keys held, all epochs.
     pub tenant_keys: Vec<TenantKey>,
+    /// Client keys held, by client ([`client_keys`]).
+    pub client_keys: client_keys::ClientKeys,
     /// Decrypted records.
     pub index: Index,
 }
@@ -273,6 +276,7 @@ impl Vault {
                 unlocked: Some(Unlocked {
                     vault_key,
                     tenant_keys: vec![tenant_key],
+                    client_keys: client_keys::ClientKeys::new(),
                     index: Index::default(),
                 }),
                 last_activity_ms: now,
@@ -473,11 +477,13 @@ impl Vault {
                 tenant_keys.push(TenantKey { epoch, key });
             }
         }
-        let index = load_index(conn, &ident.tenant, &tenant_keys)?;
+        let client_keys = client_keys::load(conn, &vault_key, &ident.tenant)?;
+        let index = load_index(conn, &ident.tenant, &tenant_keys, &client_keys)?;
         audit::append(conn, ident, now, Action::Unlock, None, None, None)?;
         *unlocked = Some(Unlocked {
             vault_key,
             tenant_keys,
+            client_keys,
             index,
         });
         *last_activity_ms = now;

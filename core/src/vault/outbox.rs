@@ -241,8 +241,12 @@ impl Ctx<'_> {
             self.unlocked.tenant_keys.push(k);
         }
         self.unlocked.tenant_keys.sort_by_key(|k| k.epoch);
-        self.unlocked.index =
-            super::load_index(self.conn, &self.ident.tenant, &self.unlocked.tenant_keys)?;
+        self.unlocked.index = super::load_index(
+            self.conn,
+            &self.ident.tenant,
+            &self.unlocked.tenant_keys,
+            &self.unlocked.client_keys,
+        )?;
         Ok(())
     }
 
@@ -411,7 +415,7 @@ impl Ctx<'_> {
             }
             let (note_state, plain) = super::store::open_stated(
                 &it.object,
-                self.unlocked.tenant_keys.as_slice(),
+                &self.ring(it.client),
                 it.envelope.as_deref(),
             );
             let row = Row {
@@ -477,9 +481,21 @@ impl Ctx<'_> {
     /// Stores a downloaded photo envelope after checking that it opens under the tenant keys
     /// and is the one the record names.
     pub fn store_downloaded_photo(&self, object: &ObjectRef, envelope: &[u8]) -> Result<()> {
-        let len =
-            self.blobs
-                .write_envelope(object, envelope, self.unlocked.tenant_keys.as_slice())?;
+        let client: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT client_id FROM objects WHERE object_id = ?1 AND version_id = ?2",
+                params![object.object.as_bytes(), object.version.as_bytes()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let client = client
+            .and_then(|c| <[u8; 16]>::try_from(c).ok())
+            .map(ObjectId::from_bytes);
+        let len = self
+            .blobs
+            .write_envelope(object, envelope, &self.ring(client))?;
         self.conn.execute(
             "UPDATE objects SET file_len = ?3 WHERE object_id = ?1 AND version_id = ?2",
             params![

@@ -10,7 +10,7 @@ use rusqlite::{Connection, Transaction};
 use crate::error::Result;
 
 /// Current schema version.
-pub const VERSION: i32 = 2;
+pub const VERSION: i32 = 3;
 
 /// Schema version 1, kept verbatim: new databases replay every migration from it, so the path
 /// an upgraded phone takes is the path every test database takes.
@@ -62,6 +62,18 @@ ALTER TABLE audit ADD COLUMN synced INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX objects_unsynced ON objects (synced) WHERE synced = 0;
 ";
 
+/// Version 2 → 3: client keys (ADR 0015), each sealed under the vault key. `registered` is 0
+/// for a first key made on this device that the server does not hold yet.
+const V3_SQL: &str = "
+CREATE TABLE client_keys (
+    client_id  BLOB NOT NULL,
+    generation INTEGER NOT NULL,
+    wrapped    BLOB NOT NULL,
+    registered INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (client_id, generation)
+) STRICT;
+";
+
 /// Connection settings: WAL with full fsync (a returned write survives power loss and
 /// SIGKILL), temp storage in memory (no spill files), foreign keys on, and `secure_delete`
 /// on: whatever a delete or an overwrite frees (a dropped client's envelopes, a replaced
@@ -109,6 +121,7 @@ fn upgrade_from(tx: &Transaction<'_>, version: i32) -> Result<()> {
     match version {
         0 => tx.execute_batch(V1_SQL)?,
         1 => tx.execute_batch(V2_SQL)?,
+        2 => tx.execute_batch(V3_SQL)?,
         _ => {}
     }
     Ok(())

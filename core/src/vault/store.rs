@@ -1,10 +1,13 @@
 //! The object store every domain record goes through: sealing a new version under the
-//! current tenant key and storing it with its audit event in one transaction, opening a stored
+//! current tenant key (a client's identity record) or the client's key (its clinical data,
+//! [`super::client_keys`]) and storing it with its audit event in one transaction, opening a stored
 //! one, and loading every record into the index at unlock.
 
 use rusqlite::{Connection, OptionalExtension, params};
-use ward_proto::envelope::Envelope;
+use ward_proto::envelope::{ClientRing, Envelope, KeyRing};
 use ward_proto::{Kind, NoteState, ObjectId, ObjectRef, TenantId, TenantKey, VersionId};
+
+use super::client_keys::ClientKeys;
 
 use super::Ctx;
 use super::audit::{self, Action};
@@ -15,10 +18,11 @@ pub(super) fn load_index(
     conn: &Connection,
     tenant: &TenantId,
     keys: &[TenantKey],
+    client_keys: &ClientKeys,
 ) -> Result<Index> {
     let mut index = Index::default();
     let mut stmt = conn.prepare(
-        "SELECT object_id, version_id, kind, parent_version, created_at, envelope
+        "SELECT object_id, version_id, kind, parent_version, created_at, envelope, client_id
          FROM objects WHERE kind IN (?1, ?2, ?3, ?4) ORDER BY created_at",
     )?;
     let rows = stmt.query_map(
@@ -36,11 +40,15 @@ pub(super) fn load_index(
                 r.get::<_, Option<Vec<u8>>>(3)?,
                 r.get::<_, i64>(4)?,
                 r.get::<_, Option<Vec<u8>>>(5)?,
+                r.get::<_, Option<Vec<u8>>>(6)?,
             ))
         },
     )?;
     for row in rows {
-        let (object, version, kind, parent, created_at_ms, envelope) = row?;
+        let (object, version, kind, parent, created_at_ms, envelope, client) = row?;
+        let client = client
+            .and_then(|c| <[u8; 16]>::try_from(c).ok())
+            .map(ObjectId::from_bytes);
         let (Ok(object), Ok(version), Some(kind)) = (
             <[u8; 16]>::try_from(object),
             <[u8; 16]>::try_from(version),
@@ -65,7 +73,14 @@ pub(super) fn load_index(
             version: row.version,
             kind,
         };
-        let (note_state, plain) = open_stated(&expected, keys, envelope.as_deref());
+        let ring = ClientRing {
+            tenant: keys,
+            client: client
+                .and_then(|c| client_keys.get(&c))
+                .map_or(&[], Vec::as_slice),
+            client_id: client,
+        };
+        let (note_state, plain) = open_stated(&expected, &ring, envelope.as_deref());
         if let Err(reason) = &plain {
             tracing::warn!(object = %row.object, version = %row.version, %reason, "damaged record");
         }
@@ -101,7 +116,7 @@ pub(super) fn load_index(
 /// the plaintext, or why it does not open.
 pub(super) fn open_stated(
     expected: &ObjectRef,
-    keys: &[TenantKey],
+    keys: &(impl KeyRing + ?Sized),
     envelope: Option<&[u8]>,
 ) -> (Option<NoteState>, std::result::Result<Vec<u8>, String>) {
     match envelope {
@@ -139,36 +154,33 @@ impl Ctx<'_> {
         }
     }
 
-    /// Seals `v` under the current tenant key and inserts it inline in `tx`.
-    pub fn insert_sealed(&self, tx: &Connection, v: &NewVersion<'_>) -> Result<()> {
-        let key = self.unlocked.current_key()?;
-        let envelope = Envelope::seal_stated(v.object, v.note, key, v.plaintext)?;
+    /// Seals `v` under its key ([`Ctx::seal_key`]) and inserts it inline in `tx`.
+    pub fn insert_sealed(&mut self, tx: &Connection, v: &NewVersion<'_>) -> Result<()> {
+        let key = self.seal_key(v.object.kind, v.client)?;
+        let envelope = Envelope::seal_stated(v.object, v.note, key.as_seal(), v.plaintext)?;
         insert_row(tx, v, self.now_ms, Some(&envelope), None)
     }
 
     /// Opens an inline envelope of `object`, naming the object in any error.
     pub fn open_inline(&self, object: &ObjectRef) -> Result<Vec<u8>> {
-        let env: Option<Vec<u8>> = self
+        let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> = self
             .conn
             .query_row(
-                "SELECT envelope FROM objects WHERE object_id = ?1 AND version_id = ?2",
+                "SELECT envelope, client_id FROM objects WHERE object_id = ?1 AND version_id = ?2",
                 params![object.object.as_bytes(), object.version.as_bytes()],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
-            .optional()?
-            .flatten();
+            .optional()?;
+        let (env, client) = row.unwrap_or((None, None));
+        let client = client
+            .and_then(|c| <[u8; 16]>::try_from(c).ok())
+            .map(ObjectId::from_bytes);
         let name = || format!("{}/{}", object.object, object.version);
         let env = env.ok_or_else(|| CoreError::NotFound {
             what: "record",
             id: name(),
         })?;
-        Envelope::open(object, self.unlocked.tenant_keys.as_slice(), &env)
-            .map_err(|e| CoreError::corrupt(name(), e))
-    }
-
-    /// The tenant keys held.
-    pub fn keys(&self) -> &[TenantKey] {
-        &self.unlocked.tenant_keys
+        Envelope::open(object, &self.ring(client), &env).map_err(|e| CoreError::corrupt(name(), e))
     }
 
     /// Seals and stores a new version of a record with its audit event, in one transaction,
@@ -179,7 +191,13 @@ impl Ctx<'_> {
 
     /// Like [`Ctx::store_record`] for many versions in one transaction (all or none).
     pub fn store_records(&mut self, versions: &[NewVersion<'_>], action: Action) -> Result<()> {
-        let tx = self.conn.unchecked_transaction()?;
+        // Any first key a version needs is made and committed before the transaction: no
+        // record is ever stored under a key the vault could lose with a rollback.
+        for v in versions {
+            self.seal_key(v.object.kind, v.client)?;
+        }
+        let conn = self.conn;
+        let tx = conn.unchecked_transaction()?;
         for v in versions {
             self.insert_sealed(&tx, v)?;
             self.audit(
