@@ -4,12 +4,19 @@
 
 import { query } from './api.js';
 import { state } from './state.js';
-import { KIND, newSealRequestKey, openRecord, openTenantKeys } from './wcrypto.js';
+import { KIND, newSealRequestKey, openClientKeys, openRecord, openTenantKeys } from './wcrypto.js';
 
 async function fetchKeys() {
+  // Two one-time keys: an X25519 key agrees once (the client keys are a second sealed box).
   const requestKey = await newSealRequestKey();
-  const released = await state.api.post('/keys/release', { ephemeral_public: requestKey.publicKey });
-  state.keys = await openTenantKeys(requestKey, released, state.device.tenant);
+  const clientRequestKey = await newSealRequestKey();
+  const released = await state.api.post('/keys/release', {
+    ephemeral_public: requestKey.publicKey,
+    client_ephemeral_public: clientRequestKey.publicKey,
+  });
+  const keys = await openTenantKeys(requestKey, released, state.device.tenant);
+  keys.clients = await openClientKeys(clientRequestKey, released, state.device.tenant);
+  state.keys = keys;
 }
 
 /** Opens a record envelope with the tenant keys, fetching them (again) when needed. */
@@ -18,8 +25,8 @@ export async function openWithKeys(expected, envelope) {
   try {
     return await openRecord(expected, state.keys, envelope);
   } catch (e) {
-    if (/no tenant key for epoch/.test(e.message)) {
-      await fetchKeys(); // a revocation rotated the key since
+    if (/no tenant key for epoch|no client key of generation/.test(e.message)) {
+      await fetchKeys(); // a revocation or a care-team change rotated a key since
       return openRecord(expected, state.keys, envelope);
     }
     throw e;

@@ -29,7 +29,7 @@ export async function render(body) {
     if (i.kind !== KIND.note && i.kind !== KIND.client) continue;
     try {
       const rec = await openWithKeys(
-        { tenant: state.device.tenant, object: i.object_id, version: i.version_id, kind: i.kind },
+        { tenant: state.device.tenant, object: i.object_id, version: i.version_id, kind: i.kind, client: i.client_id },
         i.envelope,
       );
       content.set(i.version_id, i.kind === KIND.note ? noteText(rec) : rec.display_name);

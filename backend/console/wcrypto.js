@@ -166,6 +166,41 @@ export async function openTenantKeys(requestKey, released, tenant) {
   }
 }
 
+/** The sealing context of a client-key release (client_keys.rs `client_release_context`). */
+export function clientReleaseContext(tenant) {
+  return concat(enc.encode('ward client keys v1'), uuidBytes(tenant));
+}
+
+/**
+ * Opens the `client_keys` of a /keys/release answer (ADR 0015) into a Map
+ * `"<client id>:<generation>"` -> non-extractable AES-GCM key. The payload is
+ * `client id (16) ‖ generation (4 bytes BE) ‖ key (32)` per key; raw bytes are overwritten.
+ */
+export async function openClientKeys(requestKey, released, tenant) {
+  const keys = new Map();
+  if (!released.client_keys) return keys;
+  const payload = await openSealed(requestKey, released.client_keys, clientReleaseContext(tenant));
+  try {
+    if (payload.length % 52 !== 0) throw new Error('client-key release: malformed payload');
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+    for (let at = 0; at < payload.length; at += 52) {
+      const client = uuidString(payload.subarray(at, at + 16));
+      const generation = view.getUint32(at + 16);
+      const key = await crypto.subtle.importKey(
+        'raw',
+        payload.subarray(at + 20, at + 52),
+        { name: 'AES-GCM' },
+        false,
+        ['decrypt'],
+      );
+      keys.set(`${client}:${generation}`, key);
+    }
+    return keys;
+  } finally {
+    payload.fill(0);
+  }
+}
+
 // ---------------------------------------------------------------- envelopes
 
 export const KIND = { client: 1, note: 2, photo_meta: 3, photo_content: 4, thumbnail: 5, consent: 6 };
@@ -179,17 +214,19 @@ export function parseHeader(bytes) {
   if (dec.decode(bytes.subarray(0, 4)) !== 'WARD') throw new Error('not a Ward envelope');
   // Format 1: bytes 6..8 zero. Format 2: byte 6 is a note's state (1 draft, 2 signed,
   // 3 addendum; 0 for every other kind), byte 7 zero. Both are bound into the AAD.
+  // Format 3: as format 2, with the content key wrapped under a client key whose generation
+  // is in bytes 56..60 (ADR 0015).
   const format = bytes[4];
-  if (format !== 1 && format !== 2) throw new Error(`unsupported envelope format ${format}`);
+  if (format !== 1 && format !== 2 && format !== 3) throw new Error(`unsupported envelope format ${format}`);
   if (bytes[7] !== 0 || (format === 1 && bytes[6] !== 0)) throw new Error('unsupported envelope flags');
   const isNote = bytes[5] === KIND.note;
-  if (format === 2 && (isNote ? ![1, 2, 3].includes(bytes[6]) : bytes[6] !== 0)) {
+  if (format >= 2 && (isNote ? ![1, 2, 3].includes(bytes[6]) : bytes[6] !== 0)) {
     throw new Error(`bad note state ${bytes[6]}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     format,
-    noteState: format === 2 && isNote ? NOTE_STATE[bytes[6]] : null,
+    noteState: format >= 2 && isNote ? NOTE_STATE[bytes[6]] : null,
     kind: bytes[5],
     tenant: uuidString(bytes.subarray(8, 24)),
     object: uuidString(bytes.subarray(24, 40)),
@@ -200,10 +237,11 @@ export function parseHeader(bytes) {
 }
 
 /**
- * Opens an envelope that must be `expected` ({tenant, object, version, kind}) with the tenant
- * keys (Map epoch -> CryptoKey): the header's identity is checked, the content key unwrapped
- * (AAD = header bytes 0..64), then every chunk opened with nonce = 0,0,0 ‖ counter (u64 BE) ‖
- * final flag and AAD = header bytes 0..56.
+ * Opens an envelope that must be `expected` ({tenant, object, version, kind, client?}) with
+ * the tenant keys (Map epoch -> CryptoKey; its `clients` property, if set, a Map
+ * "<client>:<generation>" -> CryptoKey): the header's identity is checked, the content key
+ * unwrapped (AAD = header bytes 0..64, and for format 3 ‖ the client id), then every chunk
+ * opened with nonce = 0,0,0 ‖ counter (u64 BE) ‖ final flag and AAD = header bytes 0..56.
  */
 export async function openEnvelope(expected, keys, bytes) {
   const h = parseHeader(bytes);
@@ -215,12 +253,22 @@ export async function openEnvelope(expected, keys, bytes) {
   ) {
     throw new Error('envelope belongs to another object');
   }
-  const tenantKey = keys.get(h.epoch);
-  if (!tenantKey) throw new Error(`no tenant key for epoch ${h.epoch}`);
+  let wrapKey;
+  let wrapAad = bytes.slice(0, 64);
+  if (h.format === 3) {
+    if (!expected.client) throw new Error('a client envelope needs its client id');
+    const client = expected.client.toLowerCase();
+    wrapKey = keys.clients && keys.clients.get(`${client}:${h.epoch}`);
+    if (!wrapKey) throw new Error(`no client key of generation ${h.epoch} for this client`);
+    wrapAad = concat(wrapAad, uuidBytes(client));
+  } else {
+    wrapKey = keys.get(h.epoch);
+    if (!wrapKey) throw new Error(`no tenant key for epoch ${h.epoch}`);
+  }
   const cekRaw = new Uint8Array(
     await crypto.subtle.decrypt(
-      { name: 'AES-GCM', iv: bytes.slice(64, 76), additionalData: bytes.slice(0, 64) },
-      tenantKey,
+      { name: 'AES-GCM', iv: bytes.slice(64, 76), additionalData: wrapAad },
+      wrapKey,
       bytes.slice(76, HEADER_LEN),
     ),
   );

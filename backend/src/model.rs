@@ -106,10 +106,16 @@ pub struct WrappedTenantKey {
     pub purpose_bound: bool,
 }
 
+/// The reserved epoch of the client-wrapping key among a tenant's wrapped keys (ADR 0015):
+/// tenant key epochs start at 1, so this one is never released as a tenant key.
+pub const CLIENT_WRAP_EPOCH: u32 = 0;
+
 impl WrappedTenantKey {
     /// The context the key was wrapped under.
     pub fn purpose(&self) -> crate::store::KeyPurpose {
-        if self.purpose_bound {
+        if self.epoch == CLIENT_WRAP_EPOCH {
+            crate::store::KeyPurpose::ClientWrap
+        } else if self.purpose_bound {
             crate::store::KeyPurpose::TenantKey { epoch: self.epoch }
         } else {
             crate::store::KeyPurpose::Legacy

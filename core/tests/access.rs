@@ -127,7 +127,7 @@ fn team(clients: &[ObjectId]) -> MyClients {
         clients: clients
             .iter()
             .map(|c| ClientAccess {
-                key: None,
+                key: Some(1),
                 client_id: *c,
                 via: AccessVia::Team,
                 expires_at_ms: None,
@@ -237,6 +237,13 @@ fn the_pull_drops_a_removed_client_and_pulls_a_readded_one_again_from_the_start(
     note(&t, ada, "ada's first visit");
     let bob_note = note(&t, bob, "bob's first visit");
     let bob_second = note(&t, bob, "bob's second visit");
+    // The first keys this phone made for its clients (the server would hold them once
+    // registered).
+    let keys = t
+        .vault
+        .with_unlocked(|ctx| ctx.unregistered_client_keys())
+        .unwrap();
+    assert_eq!(keys.len(), 2);
     let rows = pushed_feed(&t);
     assert_eq!(rows.len(), 5);
     let bob_versions = rows
@@ -271,7 +278,7 @@ fn the_pull_drops_a_removed_client_and_pulls_a_readded_one_again_from_the_start(
         let mut f = feed.lock().unwrap();
         f.access = team(&[ada]);
         f.access.clients.push(ClientAccess {
-            key: None,
+            key: Some(1),
             client_id: bob,
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(until),
@@ -294,7 +301,13 @@ fn the_pull_drops_a_removed_client_and_pulls_a_readded_one_again_from_the_start(
     assert_eq!(t.vault.held_clients().unwrap().synced, vec![ada]);
 
     // Bob is back on the team: the cursor went past his versions (and they are this
-    // device's own), so the feed is pulled again from the start, own versions included.
+    // device's own), so the feed is pulled again from the start, own versions included. His
+    // key went with his data; the server releases it again (this fake server does not hold
+    // keys: the release is installed here, as the engine installs it; the real release is
+    // covered end to end in tests/e2e).
+    t.vault
+        .with_unlocked(|ctx| ctx.install_client_keys(keys.clone()))
+        .unwrap();
     feed.lock().unwrap().access = team(&[ada, bob]);
     let (r, log) = pull();
     assert_eq!(
@@ -337,6 +350,10 @@ fn a_pull_from_the_start_cut_short_resumes_with_own_versions_at_the_next_sync() 
     let bob = client(&t, "Bob");
     note(&t, bob, "bob's visit");
     note(&t, bob, "bob's next visit");
+    let keys = t
+        .vault
+        .with_unlocked(|ctx| ctx.unregistered_client_keys())
+        .unwrap();
     let rows = pushed_feed(&t);
     let n = rows.len() as i64;
     let (feed, engine, rt) = setup(&t, rows, team(&[ada]));
@@ -344,7 +361,11 @@ fn a_pull_from_the_start_cut_short_resumes_with_own_versions_at_the_next_sync() 
     // Access {ada}: Bob dropped.
     rt.block_on(engine.pull(&mut report, &NoProgress)).unwrap();
     assert_eq!(report.clients_dropped, 1);
-    // Bob re-added: pulled again from the start, to the end.
+    // Bob re-added: pulled again from the start, to the end (his key released again: this
+    // fake server holds none, so it is installed as the engine would).
+    t.vault
+        .with_unlocked(|ctx| ctx.install_client_keys(keys.clone()))
+        .unwrap();
     feed.lock().unwrap().access = team(&[ada, bob]);
     rt.block_on(engine.pull(&mut report, &NoProgress)).unwrap();
     assert_eq!(t.vault.sync_meta_i64("cursor").unwrap(), Some(n));

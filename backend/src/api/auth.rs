@@ -218,7 +218,7 @@ fn is_wipe_path(path: &str) -> bool {
             Some("tenants"),
             Some(_),
             Some("wipe"),
-            Some("quarantine" | "receipt"),
+            Some("quarantine" | "keys" | "receipt"),
             None
         )
     )

@@ -126,3 +126,16 @@ pub async fn wipe_receipt_public(
         rules::wipe_receipt_public(state.env(), tenant, signed).await?,
     ))
 }
+
+/// `POST /v1/tenants/{tenant}/wipe/keys` (a revoked device with a pending wipe that rescues):
+/// the first keys of clients created on it, before the rescue upload.
+pub async fn wipe_keys(
+    State(state): State<AppState>,
+    Authed(ctx): Authed,
+) -> ApiResult<Json<ward_proto::client_keys::RegisteredClientKeys>> {
+    rules::may_rescue(&ctx.caller)?;
+    let req: ward_proto::client_keys::RegisterClientKeys = ctx.json()?;
+    Ok(Json(
+        crate::domain::client_keys::register_for_rescue(state.env(), &ctx.caller, &req).await?,
+    ))
+}

@@ -251,13 +251,20 @@ pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
             "Reject a rescued version", json = QuarantineItem;
         post "/v1/tenants/{tenant}/wipe/quarantine" => lifecycle::wipe_quarantine, Session,
             "A revoked device's rescue upload before its wipe", (PushRequest) => json = Vec<PushResult>;
+        post "/v1/tenants/{tenant}/wipe/keys" => lifecycle::wipe_keys, Session,
+            "A revoked device's first client keys, before its rescue upload",
+            (keys::RegisterClientKeys) => json = keys::RegisteredClientKeys;
         post "/v1/tenants/{tenant}/wipe/receipt" => lifecycle::wipe_receipt, Session,
             "A revoked device's signed wipe receipt", (SignedReceipt) => json = WipeState;
         post "/v1/tenants/{tenant}/wipe/receipts" => lifecycle::wipe_receipt_public, Public,
             "A wiped device's signed receipt without a session (it is signed by the device key)",
             (SignedReceipt) => json = WipeState;
         post "/v1/tenants/{tenant}/keys/release" => keys::release, Device,
-            "Tenant keys sealed to a one-time X25519 key", (keys::ReleaseRequest) => json = keys::Released;
+            "Tenant keys, and the client keys the caller may hold, sealed to one-time X25519 keys",
+            (keys::ReleaseRequest) => json = keys::Released;
+        post "/v1/tenants/{tenant}/keys/clients" => keys::register_clients, Device,
+            "Register the first keys of clients this device created",
+            (keys::RegisterClientKeys) => json = keys::RegisteredClientKeys;
         post "/v1/tenants/{tenant}/objects/push" => sync::push, Device, "Push envelopes (idempotent per version)",
             (sync::PushRequest) => json = Vec<sync::PushResult>;
         get "/v1/tenants/{tenant}/objects/pull" => sync::pull, Device,

@@ -64,6 +64,10 @@ pub struct Inventory {
     pub devices: Digest,
     /// Care-team memberships.
     pub care_teams: Digest,
+    /// Per-client key generations, as stored (sealed under the client-wrapping key, whose
+    /// check value is `key_checks["0"]`). Absent from archives made before client keys.
+    #[serde(default = "no_records")]
+    pub client_keys: Digest,
     /// Completed photo uploads.
     pub uploads: Digest,
     /// Quarantined versions.
@@ -121,11 +125,16 @@ pub(super) struct InventoryBuilder {
     credentials: Vec<String>,
     devices: Vec<String>,
     care_teams: Vec<String>,
+    client_keys: Vec<String>,
     uploads: Vec<String>,
     quarantine: Vec<String>,
     audit: Option<Context>,
     chain: Option<Context>,
     photos: Vec<String>,
+}
+
+fn no_records() -> Digest {
+    sorted_digest(Vec::new())
 }
 
 fn sorted_digest(mut items: Vec<String>) -> Digest {
@@ -171,6 +180,7 @@ impl InventoryBuilder {
             Record::Tenant { tenant } => self.tenant(tenant),
             Record::TenantKey { .. } | Record::Manifest { .. } => {}
             Record::User { user } => self.users.push(Self::json(user)?),
+            Record::ClientKey { key } => self.client_keys.push(Self::json(key)?),
             Record::Credential { credential } => self.credentials.push(Self::json(credential)?),
             Record::Device { device } => self.devices.push(Self::json(device)?),
             Record::CareTeam { client, user } => self.care_teams.push(format!("{client}#{user}")),
@@ -244,6 +254,7 @@ impl InventoryBuilder {
         self.inv.credentials = sorted_digest(self.credentials);
         self.inv.devices = sorted_digest(self.devices);
         self.inv.care_teams = sorted_digest(self.care_teams);
+        self.inv.client_keys = sorted_digest(self.client_keys);
         self.inv.uploads = sorted_digest(self.uploads);
         self.inv.quarantine = sorted_digest(self.quarantine);
         let empty = || hex::encode(digest(&SHA256, b""));

@@ -23,6 +23,11 @@ pub(super) enum Record {
         epoch: u32,
         created_at_ms: i64,
     },
+    /// A per-client key generation, as stored: sealed under the client-wrapping key (the
+    /// tenant key record of epoch 0), so it needs no archive seal of its own.
+    ClientKey {
+        key: crate::store::WrappedClientKey,
+    },
     User {
         user: User,
     },

@@ -193,22 +193,21 @@ impl Restorer<'_> {
                 created_at_ms,
             } => {
                 let plain = open_sealed(r, t, &format!("tenant key epoch={epoch}"), &data)?;
-                let wrapped = s
+                let mut key = WrappedTenantKey {
+                    epoch,
+                    wrapped: Vec::new(),
+                    created_at_ms,
+                    purpose_bound: true,
+                };
+                // The purpose follows the epoch (epoch 0 is the client-wrapping key).
+                key.wrapped = s
                     .keys
-                    .wrap_tenant_key(t, &self.key_ref, KeyPurpose::TenantKey { epoch }, &plain)
+                    .wrap_tenant_key(t, &self.key_ref, key.purpose(), &plain)
                     .await?;
-                s.tenants
-                    .put_tenant_key(
-                        t,
-                        &WrappedTenantKey {
-                            epoch,
-                            wrapped,
-                            created_at_ms,
-                            purpose_bound: true,
-                        },
-                    )
-                    .await?;
+                s.tenants.put_tenant_key(t, &key).await?;
             }
+            // Sealed under the client-wrapping key, restored above with the same plaintext.
+            Record::ClientKey { key } => s.client_keys.put_client_key(t, &key).await?,
             Record::User { user } => s.identity.put_user(t, &user).await?,
             Record::Credential { credential } => s.identity.put_credential(t, &credential).await?,
             Record::Device { device } => s.devices.create_device(t, &device).await?,

@@ -48,6 +48,9 @@ pub(super) async fn walk(
             .await?;
         sink.key(&k, &plain)?;
     }
+    for key in stores.client_keys.client_keys(tenant).await? {
+        sink.record(&Record::ClientKey { key }, &[])?;
+    }
     let users = stores.identity.list_users(tenant).await?;
     for user in &users {
         sink.record(&Record::User { user: user.clone() }, &[])?;

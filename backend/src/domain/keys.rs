@@ -8,14 +8,17 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ward_proto::TenantId;
+use std::collections::BTreeSet;
+
 use ward_proto::api::{ReleaseRequest, Released, encode_release_payload, release_context};
+use ward_proto::client_keys::{client_release_context, encode_client_key_payload};
 use ward_proto::errors::ErrorCode;
 use ward_proto::sealed::seal_to;
+use ward_proto::{ObjectId, TenantId};
 
 use super::{Caller, DomainError, DomainResult, Env};
 use crate::error::StoreError;
-use crate::model::WrappedTenantKey;
+use crate::model::{CLIENT_WRAP_EPOCH, WrappedTenantKey};
 use crate::store::KeyPurpose;
 
 /// Moves the tenant key to a new epoch and returns it. Concurrent rotations are serialized by
@@ -65,18 +68,26 @@ pub async fn release(
     req: &ReleaseRequest,
 ) -> DomainResult<Released> {
     let tenant = caller.tenant;
-    let public: [u8; 32] = URL_SAFE_NO_PAD
-        .decode(req.ephemeral_public.trim_end_matches('='))
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            DomainError::invalid(
-                ErrorCode::BadPublicKey,
-                "ephemeral_public must be a 32-byte X25519 key, base64url",
-            )
-        })?;
+    let public = x25519_public(&req.ephemeral_public, "ephemeral_public")?;
+    let client_public = req
+        .client_ephemeral_public
+        .as_deref()
+        .map(|p| x25519_public(p, "client_ephemeral_public"))
+        .transpose()?;
+    if client_public == Some(public) {
+        return Err(DomainError::invalid(
+            ErrorCode::BadPublicKey,
+            "client_ephemeral_public must be a second one-time key, not ephemeral_public again",
+        ));
+    }
     let t = env.tenant(tenant).await?;
-    let wrapped = env.stores.tenants.tenant_keys(tenant).await?;
+    let mut wrapped = env.stores.tenants.tenant_keys(tenant).await?;
+    // The client-wrapping key sits beside the tenant keys and never leaves the server.
+    wrapped.retain(|w| w.epoch != CLIENT_WRAP_EPOCH);
+    let client_keys = match client_public {
+        Some(_) => Some(super::client_keys::released_to(env, caller, &req.ensure).await?),
+        None => None,
+    };
     let mut keys = Vec::with_capacity(wrapped.len());
     for w in &wrapped {
         let key = env
@@ -103,6 +114,26 @@ pub async fn release(
     let payload = encode_release_payload(keys.iter().map(|(e, k)| (*e, k.as_slice())));
     let sealed = seal_to(&public, &release_context(tenant), &payload)
         .map_err(|e| DomainError::invalid(ErrorCode::BadPublicKey, e.to_string()))?;
+    let client_keys = match (client_public, client_keys) {
+        (Some(public), Some(keys)) => {
+            let payload = encode_client_key_payload(
+                keys.iter()
+                    .map(|k| (k.client, k.generation, &k.key.expose_secret()[..])),
+            );
+            let sealed = seal_to(&public, &client_release_context(tenant), &payload)
+                .map_err(|e| DomainError::invalid(ErrorCode::BadPublicKey, e.to_string()))?;
+            let clients: BTreeSet<ObjectId> = keys.iter().map(|k| k.client).collect();
+            caller
+                .audit(
+                    env,
+                    "client_key.release",
+                    Some(format!("{} keys of {} clients", keys.len(), clients.len())),
+                )
+                .await?;
+            Some(sealed)
+        }
+        _ => None,
+    };
     caller
         .audit(
             env,
@@ -114,6 +145,19 @@ pub async fn release(
         current_epoch: t.current_epoch,
         epochs,
         sealed,
-        client_keys: None,
+        client_keys,
     })
+}
+
+fn x25519_public(text: &str, field: &str) -> DomainResult<[u8; 32]> {
+    URL_SAFE_NO_PAD
+        .decode(text.trim_end_matches('='))
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            DomainError::invalid(
+                ErrorCode::BadPublicKey,
+                format!("{field} must be a 32-byte X25519 key, base64url"),
+            )
+        })
 }

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod break_glass;
 mod caller;
+pub mod client_keys;
 pub mod devices;
 mod error;
 pub mod identity;

@@ -237,6 +237,7 @@ async fn finish(
     let (rev, sessions_revoked, wipe_command_id) =
         steps_before_rotation(env, actor, t, device).await?;
     let epoch = rotate_past(env, actor, t.id, &[&rev]).await?;
+    super::client_keys::rotate_for_revoked(env, t.id, device, rev.revoked_at_ms).await?;
     mark_complete(env, t.id, device, rev).await?;
     Ok(Revoked {
         device_id: device,
@@ -384,6 +385,7 @@ pub async fn revoke_all(
     let epoch = rotate_past(env, actor, tenant, &revs).await?;
     let devices_revoked = u32::try_from(started.len()).unwrap_or(u32::MAX);
     for (device, rev) in started {
+        super::client_keys::rotate_for_revoked(env, tenant, device, rev.revoked_at_ms).await?;
         mark_complete(env, tenant, device, rev).await?;
     }
     Ok((devices_revoked, sessions_revoked, epoch))

@@ -249,6 +249,7 @@ pub async fn remove(
     {
         return Err(not_a_member());
     }
+    super::client_keys::rotate(env, tenant, client).await?;
     audit_change(
         env,
         caller,
@@ -307,6 +308,7 @@ pub async fn handover(
         .identity
         .remove_care_team(tenant, client, req.from_user_id)
         .await?;
+    super::client_keys::rotate(env, tenant, client).await?;
     audit_change(
         env,
         caller,
@@ -334,6 +336,7 @@ pub async fn access_of(
             clients: Vec::new(),
         });
     }
+    let generations = super::client_keys::newest_generations(env, tenant).await?;
     let mut by_client: BTreeMap<ObjectId, ClientAccess> = env
         .stores
         .identity
@@ -344,7 +347,7 @@ pub async fn access_of(
             (
                 c,
                 ClientAccess {
-                    key: None,
+                    key: generations.get(&c).copied(),
                     client_id: c,
                     via: AccessVia::Team,
                     expires_at_ms: None,
@@ -354,7 +357,7 @@ pub async fn access_of(
         .collect();
     for g in active_grants(env, tenant, user).await? {
         by_client.entry(g.client_id).or_insert(ClientAccess {
-            key: None,
+            key: generations.get(&g.client_id).copied(),
             client_id: g.client_id,
             via: AccessVia::BreakGlass,
             expires_at_ms: Some(g.expires_at_ms),

@@ -13,6 +13,9 @@ pub enum KeyPurpose {
     },
     /// The tenant's wipe-signing seed.
     WipeSeed,
+    /// The tenant's client-wrapping key (ADR 0015): seals every per-client key at rest. Kept
+    /// with the tenant keys at the reserved epoch 0 and never released to a device.
+    ClientWrap,
     /// Wrapped before purposes existed: the tenant-only context (read, never written).
     Legacy,
 }
@@ -26,6 +29,7 @@ impl KeyPurpose {
                 ("epoch", epoch.to_string()),
             ],
             KeyPurpose::WipeSeed => vec![("purpose", "wipe-seed".into())],
+            KeyPurpose::ClientWrap => vec![("purpose", "client-wrap".into())],
             KeyPurpose::Legacy => Vec::new(),
         }
     }

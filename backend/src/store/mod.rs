@@ -15,9 +15,11 @@ mod open;
 pub(crate) mod secret_file;
 
 mod audit_query;
+pub mod client_keys;
 mod key_purpose;
 
 pub use audit_query::{AuditPage, AuditQuery, ChainEntry, MAX_AUDIT_SCAN};
+pub use client_keys::{ClientKeyStore, WrappedClientKey};
 pub use key_purpose::KeyPurpose;
 pub use open::{OpenedStores, open};
 
@@ -485,6 +487,8 @@ pub struct Stores {
     pub blobs: Arc<dyn BlobStore>,
     /// Policies, wipes, quarantine.
     pub lifecycle: Arc<dyn LifecycleStore>,
+    /// Per-client keys (sealed).
+    pub client_keys: Arc<dyn ClientKeyStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -504,6 +508,7 @@ impl Stores {
             + AuditStore
             + KeyVault
             + LifecycleStore
+            + ClientKeyStore
             + 'static,
     {
         Self {
@@ -513,6 +518,7 @@ impl Stores {
             objects: a.clone(),
             audit: a.clone(),
             lifecycle: a.clone(),
+            client_keys: a.clone(),
             keys: a,
             blobs,
         }

@@ -103,6 +103,9 @@ impl Engine {
 
     async fn sync_once(&self, progress: &dyn Progress) -> Result<SyncReport, ClientError> {
         let mut report = SyncReport::default();
+        // First keys of clients created here go first: what the push carries is sealed under
+        // them, and the rest of the care team opens it with them.
+        super::keys::register(&self.vault, &self.api, &self.session, &mut report).await?;
         self.push(&mut report, progress).await?;
         self.upload_photos(&mut report, progress).await?;
         self.pull(&mut report, progress).await?;
@@ -331,12 +334,11 @@ impl Engine {
             progress.on_progress("pull", report.pulled, report.pulled);
             if !page.has_more {
                 // A revocation rotated the tenant key: fetch the new epoch so what this device
-                // writes next is sealed under a key the revoked phone never had.
+                // writes next is sealed under a key the revoked phone never had. Also when a
+                // record could not be sealed or opened for want of a client key.
                 let held = self.vault.sync_meta_i64("current_epoch")?.unwrap_or(0);
-                if page.key_epoch.is_some_and(|e| i64::from(e) > held) {
-                    report.requests += 1;
-                    super::identity::release_keys(&self.vault, &self.api, &self.session).await?;
-                }
+                let mut release = page.key_epoch.is_some_and(|e| i64::from(e) > held)
+                    || super::keys::keys_wanted(&self.vault)?;
                 let applied = self.vault.sync_meta(super::identity::POLICY_TAG)?;
                 if let Some(tag) = &page.policy_tag
                     && applied.as_deref() != Some(tag.as_bytes())
@@ -353,7 +355,23 @@ impl Engine {
                     let mine: MyClients = self
                         .call(report, Method::GET, &self.api.path("/me/clients"), None)
                         .await?;
-                    if access::apply(&self.vault, tag, &mine, report)? {
+                    let grew = access::apply(&self.vault, tag, &mine, report)?;
+                    // The client keys follow the access: a client new to the user, one with
+                    // no key yet (the release makes it) or a newer generation after a
+                    // rotation is fetched before the pull goes on, so the user can write
+                    // about every client of theirs offline afterwards.
+                    let newer = &mine.clients;
+                    let keyless = newer.iter().any(|a| a.key.is_none());
+                    if release
+                        || keyless
+                        || self
+                            .vault
+                            .with_unlocked(|ctx| Ok(ctx.lacks_newest_keys(newer)))?
+                    {
+                        self.release_keys(report).await?;
+                        release = false;
+                    }
+                    if grew {
                         if !repulled {
                             repulled = true;
                             continue;
@@ -363,12 +381,21 @@ impl Engine {
                         return Ok(());
                     }
                 }
+                if release {
+                    self.release_keys(report).await?;
+                }
                 if exclude_own == 0 {
                     access::full_pull_done(&self.vault)?;
                 }
                 return Ok(());
             }
         }
+    }
+
+    async fn release_keys(&self, report: &mut SyncReport) -> Result<(), ClientError> {
+        report.requests += 1;
+        super::keys::release(&self.vault, &self.api, &self.session).await?;
+        Ok(())
     }
 
     /// Makes a photo's content available on this device, downloading it if needed. Returns

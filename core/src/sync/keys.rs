@@ -17,7 +17,6 @@ use super::client::{ApiClient, Session};
 use super::error::{ClientError, SyncError};
 use super::report::SyncReport;
 use crate::vault::Vault;
-use crate::vault::client_keys::KEYS_WANTED;
 
 fn protocol(e: impl std::fmt::Display) -> ClientError {
     ClientError::Sync(SyncError::Protocol(e.to_string()))
@@ -92,9 +91,7 @@ pub async fn release(
 
 /// Whether a record could not be written for want of a client key since the last release.
 pub fn keys_wanted(vault: &Vault) -> Result<bool, ClientError> {
-    Ok(vault
-        .sync_meta(KEYS_WANTED)?
-        .is_some_and(|v| v.first() == Some(&1)))
+    Ok(vault.with_unlocked(|ctx| ctx.keys_wanted())?)
 }
 
 /// Registers the first keys of clients created here that the server does not hold yet.
@@ -107,6 +104,45 @@ pub async fn register(
     report: &mut SyncReport,
 ) -> Result<usize, ClientError> {
     let pending = vault.with_unlocked(|ctx| ctx.unregistered_client_keys())?;
+    send(
+        api,
+        session,
+        report,
+        &api.path("/keys/clients"),
+        &pending,
+        |done| vault.with_unlocked(|ctx| ctx.mark_client_keys_registered(done)),
+    )
+    .await
+}
+
+/// Before a wipe's rescue: registers the first keys the rescued versions are sealed under
+/// (a client created on this phone and never synced), so the clinic can open them.
+pub async fn register_for_rescue(
+    vault: &Vault,
+    api: &ApiClient,
+    session: &Session,
+) -> Result<usize, ClientError> {
+    let pending = vault.with_unlocked_for_wipe(|ctx| ctx.unregistered_client_keys())?;
+    let mut report = SyncReport::default();
+    send(
+        api,
+        session,
+        &mut report,
+        &api.path("/wipe/keys"),
+        &pending,
+        |done| vault.with_unlocked_for_wipe(|ctx| ctx.mark_client_keys_registered(done)),
+    )
+    .await
+}
+
+async fn send(
+    api: &ApiClient,
+    session: &Session,
+    report: &mut SyncReport,
+    path: &str,
+    pending: &[ward_proto::ClientKey],
+    mark: impl Fn(&[ward_proto::ObjectId]) -> crate::error::Result<()>,
+) -> Result<usize, ClientError> {
     let mut registered = 0;
     for batch in pending.chunks(MAX_REGISTER) {
         let body = RegisterClientKeys {
@@ -120,13 +156,11 @@ pub async fn register(
                 .collect(),
         };
         report.requests += 1;
-        let out: RegisteredClientKeys = api
-            .signed_json(session, Method::POST, &api.path("/keys/clients"), &body)
-            .await?;
+        let out: RegisteredClientKeys = api.signed_json(session, Method::POST, path, &body).await?;
         for r in &out.refused {
             tracing::warn!(client = %r.client_id, reason = %r.reason, "client key refused");
         }
-        vault.with_unlocked(|ctx| ctx.mark_client_keys_registered(&out.registered))?;
+        mark(&out.registered)?;
         registered += out.registered.len();
     }
     Ok(registered)

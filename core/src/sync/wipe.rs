@@ -155,6 +155,9 @@ async fn finish(
 
 /// Uploads every unsynced record version to quarantine; returns how many the backend holds.
 async fn rescue(vault: &Vault, api: &ApiClient, session: &Session) -> Result<u32, ClientError> {
+    // The keys first: what a client created here and never synced is sealed under exists
+    // nowhere else.
+    super::keys::register_for_rescue(vault, api, session).await?;
     let path = api.path("/wipe/quarantine");
     let mut rescued = 0u32;
     loop {

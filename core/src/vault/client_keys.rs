@@ -142,6 +142,7 @@ impl Ctx<'_> {
                 .push(key.clone());
             return Ok(OwnedSealKey::Client(key));
         }
+        self.unlocked.keys_wanted = true;
         meta_put(self.conn, KEYS_WANTED, &[1])?;
         Err(CoreError::NoClientKey { client })
     }
@@ -193,7 +194,11 @@ impl Ctx<'_> {
         }
         let mut gone = Vec::new();
         for (client, held) in &self.unlocked.client_keys {
-            let unregistered: Vec<u32> = self.unregistered_generations(*client)?;
+            let unregistered: Vec<u32> = if self.has_unsent(*client)? {
+                held.iter().map(|k| k.generation).collect()
+            } else {
+                self.unregistered_generations(*client)?
+            };
             for k in held {
                 let listed = released
                     .get(client)
@@ -219,6 +224,7 @@ impl Ctx<'_> {
         }
         meta_put(&tx, KEYS_WANTED, &[0])?;
         tx.commit()?;
+        self.unlocked.keys_wanted = false;
         for ks in released.values_mut() {
             ks.sort_by_key(|k| k.generation);
         }
@@ -231,6 +237,34 @@ impl Ctx<'_> {
             &self.unlocked.client_keys,
         )?;
         Ok(gone)
+    }
+
+    /// Whether the access lists a client key generation this phone does not hold.
+    pub fn lacks_newest_keys(&self, access: &[ward_proto::people::ClientAccess]) -> bool {
+        access.iter().any(|a| {
+            a.key
+                .is_some_and(|g| !self.holds_client_key(a.client_id, g))
+        })
+    }
+
+    /// Whether this phone holds `client`'s key of `generation`.
+    pub(super) fn holds_client_key(&self, client: ObjectId, generation: u32) -> bool {
+        self.unlocked
+            .client_keys
+            .get(&client)
+            .is_some_and(|ks| ks.iter().any(|k| k.generation == generation))
+    }
+
+    /// Whether versions of `client` that never reached the server (unsynced, or refused) are
+    /// still here: the keys they are sealed under stay with them, so the user's own work stays
+    /// readable on this phone until it is pushed or rescued.
+    pub(super) fn has_unsent(&self, client: ObjectId) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM objects
+                 WHERE (object_id = ?1 OR client_id = ?1) AND synced != 1)",
+            [client.as_bytes().as_slice()],
+            |r| r.get(0),
+        )?)
     }
 
     fn unregistered_generations(&self, client: ObjectId) -> Result<Vec<u32>> {
@@ -275,6 +309,22 @@ impl Ctx<'_> {
             )?;
         }
         Ok(())
+    }
+
+    /// Whether a record could not be sealed or opened for want of a client key since the
+    /// last release.
+    pub fn keys_wanted(&self) -> Result<bool> {
+        Ok(self.unlocked.keys_wanted
+            || super::meta_get(self.conn, KEYS_WANTED)?.is_some_and(|v| v.first() == Some(&1)))
+    }
+
+    /// The client keys this phone holds: client and generations, by client.
+    pub fn held_client_keys(&self) -> std::collections::BTreeMap<ObjectId, Vec<u32>> {
+        self.unlocked
+            .client_keys
+            .iter()
+            .map(|(c, ks)| (*c, ks.iter().map(|k| k.generation).collect()))
+            .collect()
     }
 
     /// Clients with records here and no key: what a release should make keys for.

@@ -80,7 +80,6 @@ impl Ctx<'_> {
 
     fn remove_client(&mut self, client: ObjectId, erase: bool) -> Result<DropOutcome> {
         let id = client.as_bytes().as_slice();
-        let synced_only = if erase { 0 } else { 1 };
         let tx = self.conn.unchecked_transaction()?;
         let mut gone = Vec::new();
         let mut kept_unsynced = 0u64;
@@ -114,11 +113,14 @@ impl Ctx<'_> {
         }
         // Rows with malformed ids are deleted too (they name the client), just not looked up.
         let dropped = tx.execute(
-            "DELETE FROM objects WHERE (client_id = ?1 OR object_id = ?1) AND synced >= ?2",
-            params![id, synced_only],
+            "DELETE FROM objects WHERE (client_id = ?1 OR object_id = ?1) AND (synced = 1 OR ?2)",
+            params![id, erase],
         )? as u64;
-        let had_keys = self.unlocked.client_keys.contains_key(&client);
-        self.delete_client_keys(&tx, client)?;
+        // Unsynced work kept here keeps the keys it is sealed under (an erasure takes both).
+        let had_keys = self.unlocked.client_keys.contains_key(&client) && kept_unsynced == 0;
+        if had_keys {
+            self.delete_client_keys(&tx, client)?;
+        }
         if dropped == 0 && !had_keys {
             return Ok(DropOutcome {
                 dropped_versions: 0,

@@ -101,6 +101,9 @@ pub struct Unlocked {
     pub client_keys: client_keys::ClientKeys,
     /// Decrypted records.
     pub index: Index,
+    /// A record could not be sealed for want of a client key since the last release (kept in
+    /// memory too: the failed write's transaction, and the flag with it, rolled back).
+    pub keys_wanted: bool,
 }
 
 impl Unlocked {
@@ -278,6 +281,7 @@ impl Vault {
                     tenant_keys: vec![tenant_key],
                     client_keys: client_keys::ClientKeys::new(),
                     index: Index::default(),
+                    keys_wanted: false,
                 }),
                 last_activity_ms: now,
                 floor_saved: now,
@@ -485,6 +489,7 @@ impl Vault {
             tenant_keys,
             client_keys,
             index,
+            keys_wanted: false,
         });
         *last_activity_ms = now;
         tracing::info!("vault unlocked");

@@ -406,6 +406,7 @@ impl Ctx<'_> {
         }
         meta_put(&tx, "sync.cursor", &(cursor as i64).to_be_bytes())?;
         tx.commit()?;
+        let mut keys_wanted = false;
         for it in &added {
             if !matches!(
                 it.object.kind,
@@ -418,6 +419,16 @@ impl Ctx<'_> {
                 &self.ring(it.client),
                 it.envelope.as_deref(),
             );
+            // Sealed under a client key this phone does not hold (a client new to the user, or
+            // a rotation): the next key release asks for it, and the record opens then.
+            if plain.is_err()
+                && let (Some(client), Some(env)) = (it.client, it.envelope.as_deref())
+                && let Ok(h) = ward_proto::Header::parse(env)
+                && let Some(g) = h.client_generation()
+                && !self.holds_client_key(client, g)
+            {
+                keys_wanted = true;
+            }
             let row = Row {
                 object: it.object.object,
                 version: it.object.version,
@@ -429,6 +440,9 @@ impl Ctx<'_> {
             self.unlocked
                 .index
                 .insert(&row, plain.as_deref().map_err(Clone::clone));
+        }
+        if keys_wanted {
+            meta_put(self.conn, super::client_keys::KEYS_WANTED, &[1])?;
         }
         let unreadable = self.unlocked.index.unreadable.len() - unreadable_before;
         Ok((added.len(), unreadable))

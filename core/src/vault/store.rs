@@ -163,7 +163,8 @@ impl Ctx<'_> {
 
     /// Opens an inline envelope of `object`, naming the object in any error.
     pub fn open_inline(&self, object: &ObjectRef) -> Result<Vec<u8>> {
-        let row: Option<(Option<Vec<u8>>, Option<Vec<u8>>)> = self
+        type EnvelopeAndClient = (Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<EnvelopeAndClient> = self
             .conn
             .query_row(
                 "SELECT envelope, client_id FROM objects WHERE object_id = ?1 AND version_id = ?2",
@@ -195,6 +196,11 @@ impl Ctx<'_> {
         // record is ever stored under a key the vault could lose with a rollback.
         for v in versions {
             self.seal_key(v.object.kind, v.client)?;
+            // A client created here gets its first key now, so the user can write about
+            // them offline even after the identity record alone was synced.
+            if v.object.kind == Kind::Client && v.parent.is_none() {
+                self.seal_key(Kind::Note, Some(v.object.object))?;
+            }
         }
         let conn = self.conn;
         let tx = conn.unchecked_transaction()?;

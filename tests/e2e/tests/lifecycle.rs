@@ -21,7 +21,7 @@ use ward_core::domain::clients::ClientInput;
 use ward_core::domain::notes::NoteBody;
 use ward_core::sync::PasskeyProvider;
 use ward_e2e::{Backend, Device, Store};
-use ward_proto::{DeviceId, Envelope, ObjectRef, TenantId, TenantKey};
+use ward_proto::{DeviceId, Envelope, TenantId, TenantKey};
 
 fn text(s: &str) -> NoteBody {
     NoteBody::Text { text: s.into() }
@@ -215,12 +215,22 @@ fn revoked_phone_rescues_then_wipes(store: Store) {
         .unwrap();
     let envelope = stored.envelope.unwrap();
     let header = ward_proto::Header::parse(&envelope).unwrap();
-    assert_eq!(header.epoch, 2);
+    // Sealed under Jane's client key, whose generation the revocation moved past the one the
+    // lost phone held (and under tenant epoch 2 for what is sealed under the tenant key).
+    assert_eq!(header.client_generation(), Some(2));
+    let jane_id: ward_proto::ObjectId = jane.parse().unwrap();
+    let jane_keys = b
+        .block_on(ward_backend::domain::client_keys::open_stored_keys(
+            &b.stores, t, jane_id,
+        ))
+        .unwrap();
+    assert_eq!(jane_keys.len(), 2);
     let tenant_rec = b.block_on(b.stores.tenants.get_tenant(t)).unwrap().unwrap();
     let keys: Vec<TenantKey> = b
         .block_on(b.stores.tenants.tenant_keys(t))
         .unwrap()
         .into_iter()
+        .filter(|w| w.epoch > 0)
         .map(|w| {
             let k = b
                 .block_on(b.stores.keys.unwrap_tenant_key(
@@ -236,13 +246,24 @@ fn revoked_phone_rescues_then_wipes(store: Store) {
             }
         })
         .collect();
-    let old: Vec<TenantKey> = keys.iter().filter(|k| k.epoch == 1).cloned().collect();
-    let expected: ObjectRef = header.object;
+    let opens = |client: &[ward_proto::ClientKey]| {
+        let ring = ward_proto::envelope::ClientRing {
+            tenant: &keys,
+            client,
+            client_id: Some(jane_id),
+        };
+        Envelope::open(&header.object, &ring, &envelope).is_ok()
+    };
+    let old: Vec<ward_proto::ClientKey> = jane_keys
+        .iter()
+        .filter(|k| k.generation == 1)
+        .cloned()
+        .collect();
     assert!(
-        Envelope::open(&expected, &old, &envelope).is_err(),
-        "the revoked phone's epoch-1 key opens data written after its revocation"
+        !opens(&old),
+        "the revoked phone's generation-1 key opens data written after its revocation"
     );
-    assert!(Envelope::open(&expected, &keys, &envelope).is_ok());
+    assert!(opens(&jane_keys));
 }
 
 /// A wipe command not signed by the key pinned at enrollment does nothing.

@@ -73,6 +73,8 @@ pub(super) enum Kind {
     AuditChain,
     /// Records rescued by revoked devices (sk version id).
     Quarantine,
+    /// Per-client keys, sealed (sk `<client>#<zero-padded generation>`).
+    ClientKey,
 }
 
 impl Kind {
@@ -98,6 +100,7 @@ impl Kind {
             Kind::AuditByDevice => "AUDITDEV",
             Kind::AuditChain => "ACHAIN",
             Kind::Quarantine => "QUAR",
+            Kind::ClientKey => "CKEY",
         }
     }
 }

@@ -9,6 +9,7 @@
 mod attrs;
 mod audit;
 mod blobs;
+mod client_keys;
 mod devices;
 mod emulator;
 mod identity;

@@ -56,7 +56,7 @@ impl Embedded {
             c.pragma_update(None, "secure_delete", "ON")?;
             let tx = c.transaction()?;
             tx.execute(
-                "DELETE FROM records WHERE tenant = ?1 AND kind IN ('kek', 'tenant_key')",
+                "DELETE FROM records WHERE tenant = ?1 AND kind IN ('kek', 'tenant_key', 'client_key')",
                 [&id],
             )?;
             tx.commit()?;

@@ -14,6 +14,7 @@
 //! AWS adapter.
 
 mod audit;
+mod client_keys;
 mod devices;
 mod identity;
 mod keys;
