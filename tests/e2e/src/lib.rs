@@ -177,6 +177,35 @@ impl Backend {
         self.runtime.as_ref().unwrap().block_on(f)
     }
 
+    /// Every tenant key epoch the server holds for the first clinic, in clear (the
+    /// client-wrapping key at epoch 0 left out): to check what a phone's keys can open.
+    pub fn tenant_keys_in_clear(&self) -> Vec<ward_proto::TenantKey> {
+        let t = self.tenant.parse().unwrap();
+        let rec = self
+            .block_on(self.stores.tenants.get_tenant(t))
+            .unwrap()
+            .unwrap();
+        self.block_on(self.stores.tenants.tenant_keys(t))
+            .unwrap()
+            .into_iter()
+            .filter(|w| w.epoch > 0)
+            .map(|w| {
+                let k = self
+                    .block_on(self.stores.keys.unwrap_tenant_key(
+                        t,
+                        &rec.key_ref,
+                        w.purpose(),
+                        &w.wrapped,
+                    ))
+                    .unwrap();
+                ward_proto::TenantKey {
+                    epoch: w.epoch,
+                    key: ward_proto::SymmetricKey::from_slice(&k).unwrap(),
+                }
+            })
+            .collect()
+    }
+
     /// Every version the server holds for the tenant, as (object, version, kind).
     pub fn server_versions(&self) -> Vec<(String, String, u8)> {
         let tenant = self.tenant.parse().unwrap();

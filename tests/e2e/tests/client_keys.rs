@@ -43,29 +43,6 @@ fn held(d: &Device) -> BTreeMap<ObjectId, Vec<u32>> {
         .unwrap()
 }
 
-/// Every tenant key (each epoch) the server holds, in clear.
-fn tenant_keys(b: &Backend, t: TenantId) -> Vec<TenantKey> {
-    let rec = b.block_on(b.stores.tenants.get_tenant(t)).unwrap().unwrap();
-    b.block_on(b.stores.tenants.tenant_keys(t))
-        .unwrap()
-        .into_iter()
-        .filter(|w| w.epoch > 0)
-        .map(|w| {
-            let k = b
-                .block_on(
-                    b.stores
-                        .keys
-                        .unwrap_tenant_key(t, &rec.key_ref, w.purpose(), &w.wrapped),
-                )
-                .unwrap();
-            TenantKey {
-                epoch: w.epoch,
-                key: ward_proto::SymmetricKey::from_slice(&k).unwrap(),
-            }
-        })
-        .collect()
-}
-
 /// The envelope of a note version as the server stores it.
 fn stored(b: &Backend, t: TenantId, note: &str, version: &str) -> Vec<u8> {
     b.block_on(
@@ -115,7 +92,7 @@ fn keys_follow_the_care_team(store: Store) {
         Header::parse(&envelope).unwrap().client_generation(),
         Some(1)
     );
-    let every_tenant_key = tenant_keys(&b, t);
+    let every_tenant_key = b.tenant_keys_in_clear();
     assert!(
         !opens(&envelope, &every_tenant_key, &[], id),
         "the tenant keys (all a front desk phone holds) open a clinical note"

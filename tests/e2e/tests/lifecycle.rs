@@ -21,7 +21,7 @@ use ward_core::domain::clients::ClientInput;
 use ward_core::domain::notes::NoteBody;
 use ward_core::sync::PasskeyProvider;
 use ward_e2e::{Backend, Device, Store};
-use ward_proto::{DeviceId, Envelope, TenantId, TenantKey};
+use ward_proto::{DeviceId, Envelope, TenantId};
 
 fn text(s: &str) -> NoteBody {
     NoteBody::Text { text: s.into() }
@@ -225,27 +225,7 @@ fn revoked_phone_rescues_then_wipes(store: Store) {
         ))
         .unwrap();
     assert_eq!(jane_keys.len(), 2);
-    let tenant_rec = b.block_on(b.stores.tenants.get_tenant(t)).unwrap().unwrap();
-    let keys: Vec<TenantKey> = b
-        .block_on(b.stores.tenants.tenant_keys(t))
-        .unwrap()
-        .into_iter()
-        .filter(|w| w.epoch > 0)
-        .map(|w| {
-            let k = b
-                .block_on(b.stores.keys.unwrap_tenant_key(
-                    t,
-                    &tenant_rec.key_ref,
-                    w.purpose(),
-                    &w.wrapped,
-                ))
-                .unwrap();
-            TenantKey {
-                epoch: w.epoch,
-                key: ward_proto::SymmetricKey::from_slice(&k).unwrap(),
-            }
-        })
-        .collect();
+    let keys = b.tenant_keys_in_clear();
     let opens = |client: &[ward_proto::ClientKey]| {
         let ring = ward_proto::envelope::ClientRing {
             tenant: &keys,
