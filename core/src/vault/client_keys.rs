@@ -230,13 +230,19 @@ impl Ctx<'_> {
         }
         gone.retain(|c| !released.contains_key(c));
         self.unlocked.client_keys = released;
+        self.reload_index()?;
+        Ok(gone)
+    }
+
+    /// Opens every stored record again with the keys now held (after a release changed them).
+    pub(super) fn reload_index(&mut self) -> Result<()> {
         self.unlocked.index = super::load_index(
             self.conn,
             &self.ident.tenant,
             &self.unlocked.tenant_keys,
             &self.unlocked.client_keys,
         )?;
-        Ok(gone)
+        Ok(())
     }
 
     /// Whether the access lists a client key generation this phone does not hold.

@@ -241,12 +241,7 @@ impl Ctx<'_> {
             self.unlocked.tenant_keys.push(k);
         }
         self.unlocked.tenant_keys.sort_by_key(|k| k.epoch);
-        self.unlocked.index = super::load_index(
-            self.conn,
-            &self.ident.tenant,
-            &self.unlocked.tenant_keys,
-            &self.unlocked.client_keys,
-        )?;
+        self.reload_index()?;
         Ok(())
     }
 
