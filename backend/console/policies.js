@@ -1,6 +1,6 @@
 // Ward admin console: the Policies section. Idle lock, offline lease and its warning, photo
 // consent, the EXIF keep-list, rescue on wipe, the console's idle and session limits,
-// break-glass duration and who manages care teams; saving asks for a passkey step-up.
+// break-glass duration, who manages care teams and the records' retention period; saving asks for a passkey step-up.
 
 import { ApiError } from './api.js';
 import { busy, say, withStepUp } from './actions.js';
@@ -57,6 +57,10 @@ export async function render(body) {
     type: 'checkbox', checked: !!p.team_members_manage,
     hint: 'Otherwise only admins and front desk add, remove and hand over.',
   });
+  const retention = field('Keep clinical records for (years after the last entry)', 'policy-retention', {
+    type: 'number', min: 0, max: 30, required: true, value: p.records_retention_years ?? 0,
+    hint: 'Your legal retention period. Erasing a client whose records are younger needs a second, override reason (0–30; 0: none).',
+  });
   for (const f of [consent, rescue, manage]) f.wrap.classList.add('check');
   const save = el('button', { type: 'submit' }, 'Save policies');
   const form = el(
@@ -68,6 +72,8 @@ export async function render(body) {
     consoleIdle.wrap, consoleHours.wrap,
     el('h4', {}, 'Care teams and emergency access'),
     glass.wrap, manage.wrap,
+    el('h4', {}, 'Patients’ rights'),
+    retention.wrap,
     save,
   );
   form.addEventListener(
@@ -86,6 +92,7 @@ export async function render(body) {
         console_session_hours: Number(consoleHours.input.value),
         break_glass_minutes: Number(glass.input.value),
         team_members_manage: manage.input.checked,
+        records_retention_years: Number(retention.input.value),
       };
       const saved = await withStepUp(() => state.api.put('/policy', next));
       state.policy = saved && typeof saved === 'object' ? saved : next;

@@ -19,6 +19,9 @@ pub enum StoreConfig {
         table: String,
         /// S3 bucket name.
         bucket: String,
+        /// The off-site replica bucket (template parameter `ReplicaBucketArn`), whose copies an
+        /// erasure deletes too; `None` without replication.
+        replica_bucket: Option<String>,
         /// Custom endpoint (moto) — unset on AWS.
         endpoint: Option<String>,
     },
@@ -67,6 +70,7 @@ pub const ENV_VARS: &[&str] = &[
     "WARD_STORE",
     "WARD_TABLE",
     "WARD_BUCKET",
+    "WARD_REPLICA_BUCKET",
     "WARD_AWS_ENDPOINT",
 ];
 
@@ -108,6 +112,10 @@ pub const ENV_VAR_HELP: &[(&str, &str)] = &[
     ),
     ("WARD_TABLE", "DynamoDB table (default ward)"),
     ("WARD_BUCKET", "S3 bucket (default ward-objects)"),
+    (
+        "WARD_REPLICA_BUCKET",
+        "the replica bucket of cross-region replication, if any (erasure deletes its copies)",
+    ),
     (
         "WARD_AWS_ENDPOINT",
         "endpoint of an AWS emulator (moto); never set on AWS",
@@ -168,6 +176,9 @@ impl Config {
             c.store = StoreConfig::Aws {
                 table: std::env::var("WARD_TABLE").unwrap_or_else(|_| "ward".into()),
                 bucket: std::env::var("WARD_BUCKET").unwrap_or_else(|_| "ward-objects".into()),
+                replica_bucket: std::env::var("WARD_REPLICA_BUCKET")
+                    .ok()
+                    .filter(|b| !b.is_empty()),
                 endpoint: std::env::var("WARD_AWS_ENDPOINT").ok(),
             };
         }

@@ -88,6 +88,7 @@ async fn make_aws() -> Harness {
         });
     let id = uuid::Uuid::new_v4().simple().to_string();
     let aws = Aws::connect(AwsSettings {
+        replica_bucket: None,
         table: format!("ward-test-{id}"),
         bucket: format!("ward-test-{id}"),
         endpoint: Some(moto.endpoint.clone()),

@@ -62,6 +62,7 @@ async fn moto_stores() -> Stores {
         });
     let id = uuid::Uuid::new_v4().simple().to_string();
     let aws = Aws::connect(AwsSettings {
+        replica_bucket: None,
         table: format!("ward-backup-{id}"),
         bucket: format!("ward-backup-{id}"),
         endpoint: Some(moto.endpoint.clone()),

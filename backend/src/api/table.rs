@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, get, post, put};
 
 use super::openapi::{Access::*, Doc, Param, Returns, any_object, schema};
 use super::{AppState, console, devices, identity, keys, lifecycle, meta, photos, reports, sync};
-use super::{openapi_json, teams, users};
+use super::{erasure, openapi_json, teams, users};
 use crate::domain;
 use crate::model::{Device, QuarantineItem, TenantPolicy, WipeState};
 use ward_proto::api::{PushRequest, PushResult};
@@ -228,6 +228,12 @@ pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
         post "/v1/tenants/{tenant}/clients/{client}/break-glass" => teams::break_glass, Device,
             "Emergency access to a client off the caller's care team (typed reason; time-limited; alerts admins)",
             (ward_proto::people::BreakGlassRequest) => json = ward_proto::people::BreakGlassGrant;
+        post "/v1/tenants/{tenant}/clients/{client}/erase" => erasure::erase, AdminStepUp,
+            "Erase a client (Art. 17): typed reason, retention hold, every copy deleted, devices told",
+            (ward_proto::erasure::EraseClientRequest) => json = ward_proto::erasure::Erasure;
+        get "/v1/tenants/{tenant}/erasures" => erasure::ledger, Admin,
+            "The clinic's erasure ledger (who was erased, when, by whom; no content)",
+            json = Vec<ward_proto::erasure::Erasure>;
         get "/v1/tenants/{tenant}/break-glass" => teams::break_glass_list, Admin,
             "Break-glass grants, newest first (the console's alerts)", json = Vec<ward_proto::people::BreakGlassGrant>;
         post "/v1/tenants/{tenant}/break-glass/{grant}/acknowledge" => teams::break_glass_ack, Admin,

@@ -4,13 +4,15 @@
 //!
 //! ```text
 //! ward-server backup export  --tenant <id> --out <file> --key <keyfile>
-//! ward-server backup restore --in <file> --key <keyfile>
+//! ward-server backup restore --in <file> --key <keyfile> [--erasures-from <newer archive>]...
 //! ward-server backup drill   [--tenant <id>] [--keep <dir>]
 //! ```
 //!
 //! The key file holds the 32-byte archive key as 64 hex digits; `export` creates it (mode
 //! 0600) if it does not exist, and every command refuses a key file that group or others can
-//! read. `--tenant` may be left out when the store holds exactly one tenant. Reports are JSON
+//! read. Restoring an archive older than the newest, pass the newest (or any later ones) with
+//! `--erasures-from`: their erasure ledgers are re-applied, so a client erased after the older
+//! archive was made does not come back (ADR 0016). `--tenant` may be left out when the store holds exactly one tenant. Reports are JSON
 //! on stdout; the process exits non-zero when a restore or drill finds any difference.
 
 use std::io::Write;
@@ -19,13 +21,13 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use ward_proto::TenantId;
 
-use super::{ArchiveKey, BackupError, drill, export, restore};
+use super::{ArchiveKey, BackupError, drill, export, restore_erasing};
 use crate::config::Config;
 use crate::store::Stores;
 
 const USAGE: &str = "usage:
   ward-server backup export  --tenant <id> --out <file> --key <keyfile>
-  ward-server backup restore --in <file> --key <keyfile>
+  ward-server backup restore --in <file> --key <keyfile> [--erasures-from <newer archive>]...
   ward-server backup drill   [--tenant <id>] [--keep <dir>]";
 
 /// Runs a `backup` subcommand (`args` after `backup`); returns whether everything matched.
@@ -85,8 +87,22 @@ pub async fn run(args: &[String]) -> anyhow::Result<bool> {
             let stores = open_store(&config).await?;
             let key = load_key(Path::new(need("--key")?), false)?;
             let path = need("--in")?;
+            let mut later = Vec::new();
+            for (i, a) in rest.iter().enumerate() {
+                if a != "--erasures-from" {
+                    continue;
+                }
+                let newer = rest
+                    .get(i + 1)
+                    .ok_or_else(|| anyhow!("--erasures-from needs an archive\n{USAGE}"))?;
+                let f = std::fs::File::open(newer).with_context(|| format!("opening {newer}"))?;
+                later.extend(
+                    super::archive_ledger(std::io::BufReader::new(f), &key)
+                        .with_context(|| format!("reading the erasure ledger of {newer}"))?,
+                );
+            }
             let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
-            let r = restore(&stores, &key, std::io::BufReader::new(file))
+            let r = restore_erasing(&stores, &key, std::io::BufReader::new(file), &later)
                 .await
                 .context("restore failed")?;
             emit(&r)?;

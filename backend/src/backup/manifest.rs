@@ -68,6 +68,9 @@ pub struct Inventory {
     /// check value is `key_checks["0"]`). Absent from archives made before client keys.
     #[serde(default = "no_records")]
     pub client_keys: Digest,
+    /// The erasure ledger (ADR 0016). Absent from archives made before erasure.
+    #[serde(default = "no_records")]
+    pub erasures: Digest,
     /// Completed photo uploads.
     pub uploads: Digest,
     /// Quarantined versions.
@@ -126,6 +129,7 @@ pub(super) struct InventoryBuilder {
     devices: Vec<String>,
     care_teams: Vec<String>,
     client_keys: Vec<String>,
+    erasures: Vec<String>,
     uploads: Vec<String>,
     quarantine: Vec<String>,
     audit: Option<Context>,
@@ -181,6 +185,7 @@ impl InventoryBuilder {
             Record::TenantKey { .. } | Record::Manifest { .. } => {}
             Record::User { user } => self.users.push(Self::json(user)?),
             Record::ClientKey { key } => self.client_keys.push(Self::json(key)?),
+            Record::Erasure { erasure } => self.erasures.push(Self::json(erasure)?),
             Record::Credential { credential } => self.credentials.push(Self::json(credential)?),
             Record::Device { device } => self.devices.push(Self::json(device)?),
             Record::CareTeam { client, user } => self.care_teams.push(format!("{client}#{user}")),
@@ -255,6 +260,7 @@ impl InventoryBuilder {
         self.inv.devices = sorted_digest(self.devices);
         self.inv.care_teams = sorted_digest(self.care_teams);
         self.inv.client_keys = sorted_digest(self.client_keys);
+        self.inv.erasures = sorted_digest(self.erasures);
         self.inv.uploads = sorted_digest(self.uploads);
         self.inv.quarantine = sorted_digest(self.quarantine);
         let empty = || hex::encode(digest(&SHA256, b""));

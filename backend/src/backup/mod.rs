@@ -32,6 +32,7 @@
 pub mod archive;
 pub mod cli;
 mod drill;
+mod erased;
 mod export;
 mod manifest;
 mod record;
@@ -46,7 +47,7 @@ pub use export::{ExportReport, export};
 pub use manifest::{BlobFacts, Digest, Inventory, Manifest, ObjectFacts};
 pub(crate) use report::kind_name;
 pub use report::{Count, Report, compare, verify};
-pub use restore::{RestoreReport, check_archive, restore};
+pub use restore::{RestoreReport, archive_ledger, check_archive, restore, restore_erasing};
 pub use walk::inventory;
 use ward_proto::TenantId;
 

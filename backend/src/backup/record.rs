@@ -28,6 +28,11 @@ pub(super) enum Record {
     ClientKey {
         key: crate::store::WrappedClientKey,
     },
+    /// An entry of the clinic's erasure ledger (ADR 0016): no record of that client follows,
+    /// and a restore re-applies it.
+    Erasure {
+        erasure: ward_proto::erasure::Erasure,
+    },
     User {
         user: User,
     },

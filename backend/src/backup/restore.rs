@@ -7,14 +7,20 @@ use ring::digest::{Context, SHA256};
 use serde::{Deserialize, Serialize};
 use ward_proto::{DeviceId, TenantId};
 
+use std::collections::BTreeMap;
+
+use ward_proto::ObjectId;
+use ward_proto::erasure::Erasure;
+
 use super::archive::{self, ArchiveReader};
+use super::erased::{ErasedFilter, merge};
 use super::export::now_ms;
 use super::manifest::InventoryBuilder;
 use super::record::Record;
 use super::sealing::open_sealed;
 use super::{
-    ArchiveKey, BATCH, BackupError, BackupResult, Header, Manifest, RESTORE_ACTION, Report,
-    compare, inventory,
+    ArchiveKey, BATCH, BackupError, BackupResult, Header, Inventory, Manifest, RESTORE_ACTION,
+    Report, compare, inventory,
 };
 use crate::model::{
     AuditEntry, AuditRecord, ChainLink, QuarantineItem, QuarantineStatus, StoredObject,
@@ -25,10 +31,46 @@ use crate::store::{BlobKey, ChainEntry, KeyPurpose, PutOutcome, Stores};
 /// Reads and checks a whole archive without writing anything: every frame authenticated,
 /// every record parsed, the content hash and the inventory equal to the manifest's.
 pub fn check_archive<R: Read>(reader: R, key: &ArchiveKey) -> BackupResult<(Header, Manifest)> {
+    let checked = check_filtered(reader, key, &[])?;
+    Ok((checked.header, checked.manifest))
+}
+
+/// The erasure ledger an archive carries (after checking all of it like [`check_archive`]):
+/// what `ward-server backup restore --erasures-from` re-applies to an older archive.
+pub fn archive_ledger<R: Read>(reader: R, key: &ArchiveKey) -> BackupResult<Vec<Erasure>> {
+    Ok(check_filtered(reader, key, &[])?
+        .ledger
+        .into_values()
+        .collect())
+}
+
+/// What [`check_filtered`] found.
+struct Checked {
+    header: Header,
+    manifest: Manifest,
+    /// The archive's ledger merged with the later one: what the target gets.
+    ledger: BTreeMap<ObjectId, Erasure>,
+    /// The manifest's inventory without the erased clients' records: what the target must
+    /// hold after the restore.
+    expected: Inventory,
+    /// Records of erased clients the restore leaves out.
+    left_out: u64,
+}
+
+/// [`check_archive`], also computing what a restore that re-applies the archive's ledger and
+/// `later` (entries from newer ledgers) writes.
+fn check_filtered<R: Read>(
+    reader: R,
+    key: &ArchiveKey,
+    later: &[Erasure],
+) -> BackupResult<Checked> {
     let mut r = ArchiveReader::open(reader, key)?;
     let header = r.header;
     let mut content = Context::new(&SHA256);
     let mut inv = InventoryBuilder::default();
+    let mut expected = InventoryBuilder::default();
+    let mut filter = ErasedFilter::new(later.iter().map(|e| e.client_id));
+    let mut ours = Vec::new();
     let mut manifest = None;
     while let Some((meta, data)) = r.next_record()? {
         let rec: Record = serde_json::from_slice(&meta)?;
@@ -59,12 +101,33 @@ pub fn check_archive<R: Read>(reader: R, key: &ArchiveKey) -> BackupResult<(Head
                     &data,
                 )?;
                 inv.key(*epoch, &plain);
+                expected.key(*epoch, &plain);
             }
+            Record::Erasure { erasure } => ours.push(erasure.clone()),
             _ => {}
         }
         content.update(&archive::record_head(&meta, &data)?);
         content.update(&data);
         inv.record(&rec, &data)?;
+        if let Record::Tenant { .. } = &rec
+            && !data.is_empty()
+        {
+            let seed = open_sealed(&r, header.tenant, "wipe seed", &data)?;
+            expected.wipe_seed(&seed);
+        }
+        // The ledger goes in whole below; everything else only if it is not an erased client's.
+        if filter.keeps(&rec) && !matches!(rec, Record::Erasure { .. }) {
+            expected.record(&rec, &data)?;
+        }
+    }
+    let ledger = merge(ours, later);
+    for erasure in ledger.values() {
+        expected.record(
+            &Record::Erasure {
+                erasure: erasure.clone(),
+            },
+            &[],
+        )?;
     }
     let manifest = manifest.ok_or_else(|| BackupError::Malformed("no manifest".into()))?;
     if manifest.tenant != header.tenant || manifest.archive_id != hex::encode(header.archive_id) {
@@ -78,7 +141,13 @@ pub fn check_archive<R: Read>(reader: R, key: &ArchiveKey) -> BackupResult<(Head
     if manifest.inventory != inv.finish()? {
         return Err(BackupError::Manifest("inventory differs".into()));
     }
-    Ok((header, *manifest))
+    Ok(Checked {
+        header,
+        manifest: *manifest,
+        ledger,
+        expected: expected.finish()?,
+        left_out: filter.left_out,
+    })
 }
 
 /// What [`restore`] did.
@@ -90,7 +159,13 @@ pub struct RestoreReport {
     pub tenant: TenantId,
     /// When the archive was written.
     pub exported_at_ms: i64,
-    /// The restored tenant read back from the target store, compared with the manifest.
+    /// Clients in the erasure ledger written to the target (the archive's and any later
+    /// ledger's): nothing of them was restored.
+    pub erased_clients: usize,
+    /// Records of those clients in the archive that were left out.
+    pub erased_records_left_out: u64,
+    /// The restored tenant read back from the target store, compared with the manifest (less
+    /// what the ledger erased).
     pub report: Report,
 }
 
@@ -111,6 +186,7 @@ struct Restorer<'a> {
     objects: Vec<StoredObject>,
     audit: Vec<AuditEntry>,
     chain: Vec<(DeviceId, ChainLink)>,
+    filter: ErasedFilter,
 }
 
 impl Restorer<'_> {
@@ -172,7 +248,12 @@ impl Restorer<'_> {
         if !matches!(rec, Record::Object { .. }) {
             self.flush_objects().await?;
         }
+        if !self.filter.keeps(&rec) {
+            return Ok(());
+        }
         match rec {
+            // The merged ledger is written at the end.
+            Record::Erasure { .. } => {}
             Record::Tenant { mut tenant } => {
                 self.key_ref = s.keys.create_tenant_kek(t).await?;
                 tenant.key_ref = self.key_ref.clone();
@@ -273,10 +354,24 @@ impl Restorer<'_> {
 pub async fn restore<R: Read + Seek + Send>(
     stores: &Stores,
     key: &ArchiveKey,
+    reader: R,
+) -> BackupResult<RestoreReport> {
+    restore_erasing(stores, key, reader, &[]).await
+}
+
+/// [`restore`], re-applying besides the archive's own erasure ledger the entries of `later`
+/// (the ledger of a newer archive, [`archive_ledger`]): an archive made before an erasure
+/// yields nothing of the erased client, and the target keeps the whole ledger, so devices
+/// that still hold the client delete it at their next contact.
+pub async fn restore_erasing<R: Read + Seek + Send>(
+    stores: &Stores,
+    key: &ArchiveKey,
     mut reader: R,
+    later: &[Erasure],
 ) -> BackupResult<RestoreReport> {
     let start = reader.stream_position()?;
-    let (header, manifest) = check_archive(&mut reader, key)?;
+    let checked = check_filtered(&mut reader, key, later)?;
+    let (header, manifest) = (checked.header, checked.manifest);
     let tenant = header.tenant;
     if target_has(stores, tenant).await? {
         return Err(BackupError::TargetNotEmpty(tenant));
@@ -290,13 +385,17 @@ pub async fn restore<R: Read + Seek + Send>(
         objects: Vec::new(),
         audit: Vec::new(),
         chain: Vec::new(),
+        filter: ErasedFilter::new(later.iter().map(|e| e.client_id)),
     };
     while let Some((meta, data)) = r.next_record()? {
         let rec: Record = serde_json::from_slice(&meta)?;
         w.apply(&r, rec, data).await?;
     }
+    for erasure in checked.ledger.values() {
+        stores.erasures.put_erasure(tenant, erasure).await?;
+    }
     let restored = inventory(stores, tenant).await?;
-    let report = compare(&manifest.inventory, &restored);
+    let report = compare(&checked.expected, &restored);
     stores
         .audit
         .append(
@@ -314,6 +413,8 @@ pub async fn restore<R: Read + Seek + Send>(
         archive_id: manifest.archive_id,
         tenant,
         exported_at_ms: header.created_at_ms,
+        erased_clients: checked.ledger.len(),
+        erased_records_left_out: checked.left_out,
         report,
     })
 }

@@ -3,6 +3,7 @@
 
 use ward_proto::TenantId;
 
+use super::erased::ErasedFilter;
 use super::manifest::InventoryBuilder;
 use super::record::Record;
 use super::{BATCH, BackupError, BackupResult, Inventory};
@@ -20,10 +21,10 @@ pub(super) trait Sink {
 }
 
 /// Reads everything of `tenant` from `stores` in archive order into `sink`.
-pub(super) async fn walk(
+pub(super) async fn walk<S: Sink>(
     stores: &Stores,
     tenant: TenantId,
-    sink: &mut impl Sink,
+    sink: &mut S,
 ) -> BackupResult<()> {
     let t = stores
         .tenants
@@ -48,8 +49,19 @@ pub(super) async fn walk(
             .await?;
         sink.key(&k, &plain)?;
     }
+    // The ledger before everything it leaves out (an erasure still `Started` has rows left).
+    let mut filter = ErasedFilter::default();
+    let mut emit = |sink: &mut S, rec: Record| -> BackupResult<()> {
+        if filter.keeps(&rec) {
+            sink.record(&rec, &[])?;
+        }
+        Ok(())
+    };
+    for erasure in stores.erasures.erasures(tenant).await? {
+        emit(sink, Record::Erasure { erasure })?;
+    }
     for key in stores.client_keys.client_keys(tenant).await? {
-        sink.record(&Record::ClientKey { key }, &[])?;
+        emit(sink, Record::ClientKey { key })?;
     }
     let users = stores.identity.list_users(tenant).await?;
     for user in &users {
@@ -70,7 +82,7 @@ pub(super) async fn walk(
         )?;
     }
     for (client, user) in stores.identity.list_care_teams(tenant).await? {
-        sink.record(&Record::CareTeam { client, user }, &[])?;
+        emit(sink, Record::CareTeam { client, user })?;
     }
     let mut after = 0;
     loop {
@@ -80,13 +92,14 @@ pub(super) async fn walk(
         for mut o in page {
             let envelope = o.envelope.take();
             let inline = envelope.is_some();
-            sink.record(
-                &Record::Object {
-                    object: o.clone(),
-                    inline,
-                },
-                envelope.as_deref().unwrap_or_default(),
-            )?;
+            let rec = Record::Object {
+                object: o.clone(),
+                inline,
+            };
+            if !filter.keeps(&rec) {
+                continue;
+            }
+            sink.record(&rec, envelope.as_deref().unwrap_or_default())?;
             if inline {
                 continue;
             }
@@ -114,7 +127,10 @@ pub(super) async fn walk(
         }
     }
     for item in stores.lifecycle.list_quarantine(tenant).await? {
-        sink.record(&Record::Quarantine { item }, &[])?;
+        let rec = Record::Quarantine { item };
+        if filter.keeps(&rec) {
+            sink.record(&rec, &[])?;
+        }
     }
     let mut q = AuditQuery {
         limit: BATCH,

@@ -270,6 +270,7 @@ async fn store_first_keys(
         });
     }
     let readable = readable(env, caller).await?;
+    let erased = super::erasure::erased(env, tenant).await?;
     let wrap = wrapping_key(env, tenant).await?;
     let mut out = RegisteredClientKeys {
         registered: Vec::new(),
@@ -277,6 +278,10 @@ async fn store_first_keys(
     };
     for key in keys {
         let client = key.client;
+        if erased.contains(&client) {
+            out.refused.push(refuse(client, super::erasure::ERASED));
+            continue;
+        }
         if key.generation != 1 {
             out.refused.push(refuse(
                 client,

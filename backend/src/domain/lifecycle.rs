@@ -178,9 +178,14 @@ pub async fn rescue(
     order.sort_by_key(|i| req.objects[*i].kind != Kind::Client as u8);
     let mut new_clients: HashSet<ObjectId> = HashSet::new();
     let mut slots: Vec<Option<PushResult>> = vec![None; req.objects.len()];
+    let erased = super::erasure::erased(env, tenant).await?;
     for i in order {
         let item = &req.objects[i];
         let c = match super::sync::validate(env, caller, i, item) {
+            Ok(c) if erased.contains(&c.client) => {
+                slots[i] = Some(super::sync::rejected(item, super::erasure::ERASED));
+                continue;
+            }
             Ok(c) => c,
             Err(rejected) => {
                 slots[i] = Some(rejected);

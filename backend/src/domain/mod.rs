@@ -11,6 +11,7 @@ pub mod break_glass;
 mod caller;
 pub mod client_keys;
 pub mod devices;
+pub mod erasure;
 mod error;
 pub mod identity;
 pub mod invites;

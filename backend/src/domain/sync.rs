@@ -252,8 +252,14 @@ pub async fn push(
     }
     let mut results: Vec<Option<PushResult>> = Vec::with_capacity(req.objects.len());
     let (mut clients, mut others) = (Vec::new(), Vec::new());
+    // An erased client takes nothing more (an offline phone may still hold it).
+    let erased = super::erasure::erased(env, tenant).await?;
     for (index, item) in req.objects.iter().enumerate() {
         match validate(env, caller, index, item) {
+            Ok(c) if erased.contains(&c.client) => {
+                results.push(Some(rejected(item, super::erasure::ERASED)));
+                continue;
+            }
             Ok(c) if c.kind == Kind::Client => clients.push(c),
             Ok(c) => others.push(c),
             Err(r) => {

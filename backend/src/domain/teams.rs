@@ -329,9 +329,14 @@ pub async fn access_of(
     user: uuid::Uuid,
     role: Role,
 ) -> DomainResult<MyClients> {
+    let mut erased: Vec<ObjectId> = super::erasure::erased(env, tenant)
+        .await?
+        .into_iter()
+        .collect();
+    erased.sort();
     if role != Role::Clinician {
         return Ok(MyClients {
-            erased: Vec::new(),
+            erased,
             all: true,
             clients: Vec::new(),
         });
@@ -364,7 +369,7 @@ pub async fn access_of(
         });
     }
     Ok(MyClients {
-        erased: Vec::new(),
+        erased,
         all: false,
         clients: by_client.into_values().collect(),
     })

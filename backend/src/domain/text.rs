@@ -1,4 +1,5 @@
-//! Names people type (display names, device names): what the server stores and shows others.
+//! Names people type (display names, device names): what the server stores and shows others;
+//! and the one way times are written for people ([`iso8601`]).
 //!
 //! A name is shown in the console, in audit exports and in breach reports, so it must not be
 //! able to hide or reorder text around it: control characters (NUL, newlines, escapes) and the
@@ -42,6 +43,28 @@ pub fn clean_name(s: &str, required: bool) -> Result<&str, NameError> {
         return Err(NameError::Forbidden(u32::from(c)));
     }
     Ok(t)
+}
+
+/// UTC ISO 8601 of a time in ms (days-from-civil inverse, proleptic Gregorian).
+pub fn iso8601(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        ms.rem_euclid(1000)
+    )
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use ring::digest::{SHA256, digest};
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
-use ward_proto::TenantId;
+use ward_proto::{ObjectId, TenantId};
 
 use super::{BlobKey, BlobStore, StoreResult};
 use crate::error::StoreError;
@@ -333,4 +333,54 @@ impl BlobStore for LocalBlobs {
         std::fs::rename(&tmp, &final_path).map_err(io)?;
         Ok(())
     }
+
+    async fn erase_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<u64> {
+        let mut gone = 0;
+        let prefix = format!("tenants/{tenant}/objects/{object}/");
+        let dir = self.dir.join(&prefix);
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for e in entries {
+                    shred_file(&e.map_err(io)?.path())?;
+                    gone += 1;
+                }
+                std::fs::remove_dir_all(&dir).map_err(io)?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io(e)),
+        }
+        // Unfinished uploads of the object: their parts are ciphertext of it too.
+        for e in std::fs::read_dir(self.dir.join("uploads")).map_err(io)? {
+            let up = e.map_err(io)?.path();
+            let target = std::fs::read_to_string(up.join("target")).unwrap_or_default();
+            if target.starts_with(&prefix) {
+                for part in std::fs::read_dir(&up).map_err(io)? {
+                    shred_file(&part.map_err(io)?.path())?;
+                }
+                std::fs::remove_dir_all(&up).map_err(io)?;
+                gone += 1;
+            }
+        }
+        Ok(gone)
+    }
+}
+
+/// Overwrites a file with zeros (synced) before removing it, so its bytes do not stay in the
+/// file's blocks on file systems that write in place.
+fn shred_file(path: &Path) -> StoreResult<()> {
+    let len = std::fs::metadata(path).map_err(io)?.len();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    let zeros = vec![0u8; 64 * 1024];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        f.write_all(&zeros[..n]).map_err(io)?;
+        left -= n as u64;
+    }
+    f.sync_all().map_err(io)?;
+    drop(f);
+    std::fs::remove_file(path).map_err(io)
 }

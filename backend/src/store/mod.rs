@@ -16,10 +16,12 @@ pub(crate) mod secret_file;
 
 mod audit_query;
 pub mod client_keys;
+pub mod erasure;
 mod key_purpose;
 
 pub use audit_query::{AuditPage, AuditQuery, ChainEntry, MAX_AUDIT_SCAN};
 pub use client_keys::{ClientKeyStore, WrappedClientKey};
+pub use erasure::{ErasureStore, Purged, VersionRef};
 pub use key_purpose::KeyPurpose;
 pub use open::{OpenedStores, open};
 
@@ -346,6 +348,11 @@ pub trait BlobStore: Send + Sync {
     /// Stores a whole blob (ciphertext) at once: backup restore only (devices upload with
     /// presigned multipart URLs).
     async fn put_blob(&self, tenant: TenantId, key: BlobKey, bytes: &[u8]) -> StoreResult<()>;
+    /// Deletes every stored copy of every version of `object`'s blobs: on S3 each object
+    /// version and delete marker (the bucket is versioned), in the replica bucket too when one
+    /// is configured, and unfinished multipart uploads; on disk the files, overwritten first.
+    /// Returns how many copies went. Idempotent (erasure of a client, ADR 0016).
+    async fn erase_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<u64>;
 }
 
 /// The server's append-only audit log, and each device's uploaded chain.
@@ -489,6 +496,8 @@ pub struct Stores {
     pub lifecycle: Arc<dyn LifecycleStore>,
     /// Per-client keys (sealed).
     pub client_keys: Arc<dyn ClientKeyStore>,
+    /// The erasure ledger and client purges.
+    pub erasures: Arc<dyn ErasureStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -509,6 +518,7 @@ impl Stores {
             + KeyVault
             + LifecycleStore
             + ClientKeyStore
+            + ErasureStore
             + 'static,
     {
         Self {
@@ -519,6 +529,7 @@ impl Stores {
             audit: a.clone(),
             lifecycle: a.clone(),
             client_keys: a.clone(),
+            erasures: a.clone(),
             keys: a,
             blobs,
         }

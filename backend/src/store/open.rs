@@ -38,11 +38,13 @@ pub async fn open(config: &StoreConfig, public_url: &str) -> anyhow::Result<Open
         StoreConfig::Aws {
             table,
             bucket,
+            replica_bucket,
             endpoint,
         } => {
             let a = aws::Aws::connect(aws::AwsSettings {
                 table: table.clone(),
                 bucket: bucket.clone(),
+                replica_bucket: replica_bucket.clone(),
                 endpoint: endpoint.clone(),
                 region: None,
             })

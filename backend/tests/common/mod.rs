@@ -81,6 +81,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("moto server could not start: {e:#}"));
         let id = uuid::Uuid::new_v4().simple().to_string();
         let aws = ward_backend::store::aws::Aws::connect(ward_backend::store::aws::AwsSettings {
+            replica_bucket: None,
             table: format!("ward-test-{id}"),
             bucket: format!("ward-test-{id}"),
             endpoint: Some(moto.endpoint.clone()),

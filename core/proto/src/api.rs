@@ -460,6 +460,10 @@ pub struct TenantPolicy {
     pub break_glass_minutes: u32,
     /// Whether clinicians on a client's care team may add and remove its members.
     pub team_members_manage: bool,
+    /// Years a client's records must be kept after their last entry (the clinic's legal
+    /// retention period, 0..=30; 0: none): erasing a client inside it needs an override
+    /// reason.
+    pub records_retention_years: u32,
 }
 
 impl Default for TenantPolicy {
@@ -475,6 +479,7 @@ impl Default for TenantPolicy {
             console_session_hours: 12,
             break_glass_minutes: 60,
             team_members_manage: false,
+            records_retention_years: 0,
         }
     }
 }
@@ -499,6 +504,9 @@ impl TenantPolicy {
         }
         if self.break_glass_minutes > 1440 {
             return Err("break_glass_minutes must be between 0 (off) and 1440".into());
+        }
+        if self.records_retention_years > 30 {
+            return Err("records_retention_years must be between 0 (none) and 30".into());
         }
         if let Some(bad) = self.exif_keep.iter().find(|t| exif_tag(t).is_none()) {
             let known: Vec<&str> = EXIF_TAGS.iter().map(|(n, _)| *n).collect();

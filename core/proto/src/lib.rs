@@ -10,6 +10,7 @@ pub mod api;
 pub mod audit;
 pub mod client_keys;
 pub mod envelope;
+pub mod erasure;
 pub mod errors;
 pub mod ids;
 pub mod keys;

@@ -120,6 +120,7 @@ impl Backend {
                 let name = format!("e2e-{}-{n}", std::process::id());
                 let aws = runtime
                     .block_on(Aws::connect(AwsSettings {
+                        replica_bucket: None,
                         table: name.clone(),
                         bucket: name,
                         endpoint: Some(moto.endpoint.clone()),

@@ -8,27 +8,7 @@ use serde::Serialize;
 use crate::domain::reports::{AuditList, BreachScope, ScopeClient};
 use crate::model::AuditSource;
 
-/// UTC ISO 8601 of a time in ms (days-from-civil inverse, proleptic Gregorian).
-pub fn iso8601(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        ms.rem_euclid(1000)
-    )
-}
+pub use crate::domain::text::iso8601;
 
 /// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break, quotes
 /// doubled; text that a spreadsheet would run as a formula gets a leading `'`.

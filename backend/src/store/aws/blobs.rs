@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, ServerSideEncryption};
-use ward_proto::TenantId;
+use ward_proto::{ObjectId, TenantId};
 
 use super::Aws;
 use super::table::sdk_err;
@@ -342,5 +342,9 @@ impl BlobStore for S3Blobs {
             .await
             .map_err(|e| sdk_err("PutObject", e))?;
         Ok(())
+    }
+
+    async fn erase_object(&self, tenant: TenantId, object: ObjectId) -> StoreResult<u64> {
+        self.aws.erase_blobs(tenant, object).await
     }
 }

@@ -75,6 +75,8 @@ pub(super) enum Kind {
     Quarantine,
     /// Per-client keys, sealed (sk `<client>#<zero-padded generation>`).
     ClientKey,
+    /// The erasure ledger (sk client id).
+    Erasure,
 }
 
 impl Kind {
@@ -101,6 +103,7 @@ impl Kind {
             Kind::AuditChain => "ACHAIN",
             Kind::Quarantine => "QUAR",
             Kind::ClientKey => "CKEY",
+            Kind::Erasure => "ERASE",
         }
     }
 }

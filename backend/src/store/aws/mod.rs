@@ -8,10 +8,12 @@
 
 mod attrs;
 mod audit;
+mod blob_erasure;
 mod blobs;
 mod client_keys;
 mod devices;
 mod emulator;
+mod erasure;
 mod identity;
 mod keys;
 mod kms;
@@ -83,6 +85,9 @@ pub struct AwsSettings {
     pub table: String,
     /// S3 bucket name.
     pub bucket: String,
+    /// The replica bucket of cross-region replication, if any: an erasure deletes the
+    /// client's copies there too (replication does not carry version deletions).
+    pub replica_bucket: Option<String>,
     /// An emulator's endpoint (moto); `None` on AWS.
     pub endpoint: Option<String>,
     /// Region; `None` uses the SDK's region chain on AWS (`AWS_REGION` on Lambda) and
@@ -97,6 +102,7 @@ pub struct Aws {
     s3: aws_sdk_s3::Client,
     kms: aws_sdk_kms::Client,
     bucket: String,
+    replica_bucket: Option<String>,
     region: Option<String>,
 }
 
@@ -152,6 +158,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             kms: aws_sdk_kms::Client::new(&conf),
             bucket: settings.bucket,
+            replica_bucket: settings.replica_bucket,
             region,
         }))
     }

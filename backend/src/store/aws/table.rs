@@ -318,6 +318,82 @@ impl Table {
         }
     }
 
+    /// Every item of a partition whose JSON body contains `needle`, filtered by DynamoDB (the
+    /// whole partition is read, only matches are returned): rare operations only (erasure).
+    pub(super) async fn query_body_containing(
+        &self,
+        p: &Partition,
+        needle: &str,
+    ) -> StoreResult<Vec<Item>> {
+        let values = HashMap::from([
+            (":pk".to_string(), AttributeValue::S(p.key().to_string())),
+            (":n".to_string(), AttributeValue::S(needle.to_string())),
+        ]);
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.name)
+                .key_condition_expression("pk = :pk")
+                .filter_expression("contains(#b, :n)")
+                .expression_attribute_names("#b", BODY)
+                .set_expression_attribute_values(Some(values.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| sdk_err("Query (filtered)", e))?;
+            out.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Deletes items unconditionally, 25 per `BatchWriteItem`, resending what DynamoDB left
+    /// unprocessed (with back-off). Deleting an absent item is not an error.
+    pub(super) async fn delete_many(&self, keys: &[(Partition, String)]) -> StoreResult<()> {
+        use aws_sdk_dynamodb::types::{DeleteRequest, WriteRequest};
+        for chunk in keys.chunks(25) {
+            let mut requests = chunk
+                .iter()
+                .map(|(p, sk)| {
+                    DeleteRequest::builder()
+                        .set_key(Some(Self::key(p, sk)))
+                        .build()
+                        .map(|d| WriteRequest::builder().delete_request(d).build())
+                        .map_err(|e| sdk_err("BatchWriteItem (delete)", e))
+                })
+                .collect::<StoreResult<Vec<_>>>()?;
+            for attempt in 0..10u32 {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.name, requests)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_err("BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.name))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 9 {
+                    return Err(StoreError::Backend(
+                        "BatchWriteItem left items unprocessed after 10 attempts".into(),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt.min(5))).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Every tenant record, through the sparse `tenants` index (eventually consistent).
     pub(super) async fn list_tenant_items(&self) -> StoreResult<Vec<Item>> {
         let mut out = Vec::new();

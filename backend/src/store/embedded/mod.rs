@@ -16,6 +16,7 @@
 mod audit;
 mod client_keys;
 mod devices;
+mod erasure;
 mod identity;
 mod keys;
 mod lifecycle;
