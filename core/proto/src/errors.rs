@@ -145,8 +145,6 @@ codes! {
     /// The client's records are inside the clinic's retention period: erasure needs an
     /// override reason (409).
     RetentionHold = "retention_hold",
-    /// The client was erased from the clinic (Art. 17): nothing may be added to it (410).
-    ClientErased = "client_erased",
     // --- load (429/503/500)
     /// Too many attempts; retry later.
     RateLimited = "rate_limited",

@@ -167,6 +167,30 @@ impl WardSync {
         )
     }
 
+    /// Admin: erases a client from the clinic (GDPR Art. 17) after a passkey step-up, with a
+    /// typed reason (and a second one when the clinic's retention period still holds the
+    /// records). Every stored copy is deleted and every device deletes the client at its next
+    /// contact; the audit log keeps that it happened. Returns the ledger entry (JSON).
+    pub fn erase_client(
+        &self,
+        client_id: String,
+        reason: String,
+        hold_override_reason: Option<String>,
+        passkey: Arc<dyn PasskeyProvider>,
+    ) -> R<String> {
+        let c: ObjectId = parse_id(&client_id, "client")?;
+        let mut body = json!({ "reason": reason });
+        if let Some(o) = hold_override_reason {
+            body["hold_override_reason"] = json!(o);
+        }
+        self.admin_step_up(
+            passkey,
+            Method::POST,
+            format!("/clients/{c}/erase"),
+            Some(body),
+        )
+    }
+
     /// Ends one session (admins; or one of this person's own) without revoking its device.
     pub fn end_session(&self, device_id: String, session_id: String) -> R<String> {
         let d: DeviceId = parse_id(&device_id, "device")?;

@@ -68,6 +68,8 @@ pub struct Backend {
     pub setup_code: String,
     /// The server's stores (to check what it holds).
     pub stores: Stores,
+    /// The AWS adapter on moto (its table and buckets, scanned by tests), if it runs on it.
+    pub aws: Option<std::sync::Arc<ward_backend::store::aws::Aws>>,
     /// The proxy in front of it, if any.
     pub proxy: Option<FaultProxy>,
     runtime: Option<Runtime>,
@@ -106,6 +108,7 @@ impl Backend {
         let data: PathBuf = dir.path().join("data");
         let config = Config::local(port, data.clone());
         let origin = config.web_origin.clone();
+        let mut aws_handle = None;
         let (stores, local_blobs) = match store {
             Store::Embedded => {
                 let (s, b) = Stores::embedded(&data, &api_url).unwrap();
@@ -120,14 +123,34 @@ impl Backend {
                 let name = format!("e2e-{}-{n}", std::process::id());
                 let aws = runtime
                     .block_on(Aws::connect(AwsSettings {
-                        replica_bucket: None,
+                        replica_bucket: Some(format!("{name}-replica")),
                         table: name.clone(),
-                        bucket: name,
+                        bucket: name.clone(),
                         endpoint: Some(moto.endpoint.clone()),
                         region: None,
                     }))
                     .unwrap();
                 runtime.block_on(aws.create_table_and_bucket()).unwrap();
+                // Versioned like the template's bucket, and an off-site replica bucket (moto
+                // does not replicate: tests copy into it what replication would).
+                runtime.block_on(async {
+                    let s3 = aws.s3();
+                    let replica = format!("{name}-replica");
+                    s3.create_bucket().bucket(&replica).send().await.unwrap();
+                    for bucket in [name.as_str(), replica.as_str()] {
+                        s3.put_bucket_versioning()
+                            .bucket(bucket)
+                            .versioning_configuration(
+                                aws_sdk_s3::types::VersioningConfiguration::builder()
+                                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                                    .build(),
+                            )
+                            .send()
+                            .await
+                            .unwrap();
+                    }
+                });
+                aws_handle = Some(aws.clone());
                 let blobs = S3Blobs::new(aws.clone());
                 (stores(aws, blobs), None)
             }
@@ -160,6 +183,7 @@ impl Backend {
             tenant: setup.tenant.id.to_string(),
             setup_code: setup.code,
             stores,
+            aws: aws_handle,
             proxy,
             runtime: Some(runtime),
             stop: Some(stop),

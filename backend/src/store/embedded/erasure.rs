@@ -1,6 +1,7 @@
 //! `ErasureStore` on the embedded adapter: ledger entries are `erasure` records keyed by client
 //! id; a purge deletes the client's rows in one transaction with SQLite's `secure_delete` on
-//! (deleted cells are zeroed in their pages) and then checkpoints and truncates the WAL, so
+//! (deleted cells are zeroed in their pages), then rebuilds the file (`VACUUM`: stale copies an
+//! earlier page split left in free space go too) and checkpoints and truncates the WAL, so
 //! neither the database file's free pages nor an old WAL frame keeps a copy.
 
 use async_trait::async_trait;
@@ -161,11 +162,15 @@ impl ErasureStore for Embedded {
         self.run(move |c| {
             c.pragma_update(None, "secure_delete", "ON")?;
             let out = purge(c, &id, client, &versions);
-            // Whatever the outcome, leave no frame of the deleted rows in the WAL and restore
-            // the connection's default.
+            // Earlier page splits and updates (with secure_delete off) may have left stale
+            // copies of the client's cells in free pages or free space inside pages: VACUUM
+            // rebuilds the file from the live rows only. Then leave no frame of the deleted
+            // rows in the WAL, and restore the connection's default.
+            let vacuum = c.execute_batch("VACUUM");
             let checkpoint = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
             c.pragma_update(None, "secure_delete", "OFF")?;
             let out = out?;
+            vacuum?;
             checkpoint?;
             Ok(out)
         })
