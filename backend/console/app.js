@@ -15,6 +15,7 @@ import { busy, clearMessages, fail, say, sessionEndedText, signOut } from './act
 import * as audit from './audit.js';
 import * as breach from './breach.js';
 import * as devices from './devices.js';
+import * as erasure from './erasure.js';
 import { startIdle, setIdleMinutes, stopIdle } from './idle.js';
 import { loadClientNames } from './names.js';
 import * as policies from './policies.js';
@@ -27,7 +28,7 @@ import * as teams from './teams.js';
 import { el, fill } from './ui.js';
 
 /** The sections, in navigation order: each module exports `id`, `title` and `render(body)`. */
-const SECTIONS = [devices, staff, teams, alerts, quarantine, audit, breach, policies];
+const SECTIONS = [devices, staff, teams, alerts, quarantine, audit, breach, erasure, policies];
 
 const main = () => document.getElementById('main');
 

@@ -223,6 +223,7 @@ const BREAK_GLASS = 'a clinician off the team breaks the glass; the admin sees t
 const END_SESSION = "admin ends the laptop's session; the laptop signs in again";
 const ROLE = 'admin changes a role with a step-up; the last admin cannot be demoted';
 const DEACTIVATE = 'admin deactivates a leaver with a typed reason';
+const ERASE = 'admin erases a client (retention hold overridden with a second reason); the phone drops it';
 const IDLE = 'the console signs itself out after inactivity (test override, shorten only)';
 const SERVER_IDLE = 'after the policy idle time the console signs out, and the server ends an idle session';
 
@@ -680,4 +681,48 @@ step(SERVER_IDLE, [IDLE, END_SESSION], async () => {
   await laptop.page.getByRole('button', { name: 'Sign in with passkey' }).waitFor({ timeout: 20_000 });
   await expectStatus(/Your session ended/, 5_000, laptop.page);
   await laptop.page.screenshot({ path: join(ARTIFACTS, `${String(++shot).padStart(2, '0')}-laptop-session-ended.png`) });
+});
+
+step(ERASE, [COLLEAGUES, POLICY, SERVER_IDLE], async () => {
+  // Last: the earlier steps spent this admin's step-up budget; the idle step signed out.
+  await page.getByRole('button', { name: 'Sign in with passkey' }).click();
+  await page.getByRole('navigation', { name: 'Console sections' }).waitFor({ timeout: 20_000 });
+  const EVE = 'Eve Erased';
+  const eve = await wardIn(danaDir, 'client', 'add', EVE);
+  await wardIn(danaDir, 'note', 'add', eve, 'Consultation: wants to be forgotten');
+  await wardIn(danaDir, 'sync');
+  assert.match(await wardIn(danaDir, 'client', 'list'), /Eve Erased/);
+  // The clinic keeps records five years.
+  await section('Policies');
+  const years = page.getByLabel('Keep clinical records for (years after the last entry)');
+  await years.fill('5');
+  await page.getByRole('button', { name: 'Save policies' }).click();
+  await expectStatus(/Policies saved/);
+
+  await section('Erasure');
+  await page.getByLabel('Client to erase').selectOption({ label: EVE });
+  await page.getByLabel('Why this client is erased').fill('Patient asked to be forgotten (letter of 2 Dec)');
+  await page.getByRole('button', { name: 'Erase client' }).click();
+  await confirm(`Erase ${EVE}?`, 'Erase');
+  // Inside the retention period: refused until a second reason is given.
+  await page.locator('#error').getByText(/retention/).waitFor({ timeout: 20_000 });
+  await checkLabels();
+  await screenshot('erasure-retention-hold');
+  await page.getByLabel('Why the retention period is overridden (only if asked)').fill('Single consultation, no treatment given: DPO approved');
+  await page.getByRole('button', { name: 'Erase client' }).click();
+  await confirm(`Erase ${EVE}?`, 'Erase');
+  await expectStatus(/Eve Erased was erased: [1-9]\d* versions/);
+  const ledger = page.getByRole('table', { name: 'Erasure ledger' });
+  const row = ledger.getByRole('row').filter({ hasText: `erased client ${eve.slice(0, 8)}` });
+  await row.getByText('complete', { exact: true }).waitFor();
+  await row.getByText('overridden').waitFor();
+  await row.getByText(ADMIN).waitFor();
+  // The erased client is no longer offered, and the ledger names no one.
+  const offered = await page.getByLabel('Client to erase').evaluate((s) => [...s.options].map((o) => o.textContent));
+  assert.ok(!offered.includes(EVE), offered.join(', '));
+  assert.equal(await ledger.getByText(EVE).count(), 0);
+  await screenshot('erasure-ledger');
+  // Dana's phone drops Eve at its next sync.
+  await wardIn(danaDir, 'sync');
+  assert.doesNotMatch(await wardIn(danaDir, 'client', 'list'), /Eve Erased/);
 });

@@ -57,6 +57,7 @@ const FILES: &[(&str, &str, &str)] = &[
     module!("policies.js"),
     module!("person.js"),
     module!("teams.js"),
+    module!("erasure.js"),
     module!("alerts.js"),
     module!("idle.js"),
     module!("api.js"),

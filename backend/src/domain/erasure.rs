@@ -118,8 +118,8 @@ async fn start(
             return Err(DomainError::conflict(
                 ErrorCode::RetentionHold,
                 format!(
-                    "the clinic keeps records {} years after the last entry (until {}): give \
-                     hold_override_reason to erase anyway",
+                    "the client's records are inside the clinic's retention period ({} years \
+                     after the last entry, until {}): give hold_override_reason to erase anyway",
                     policy.records_retention_years,
                     date(*until)
                 ),
