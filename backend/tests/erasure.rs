@@ -56,7 +56,11 @@ async fn erasure_is_an_admins_explained_step_up_act_and_an_erased_client_takes_n
             Some(why.clone()),
         )
         .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND, "like every route's bad path id");
+    assert_eq!(
+        r.status,
+        StatusCode::NOT_FOUND,
+        "like every route's bad path id"
+    );
     let unknown = app.t(&format!(
         "/clients/{}/erase",
         ward_proto::ObjectId::random()
