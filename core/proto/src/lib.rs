@@ -15,6 +15,7 @@ pub mod errors;
 pub mod ids;
 pub mod keys;
 pub mod people;
+pub mod policy;
 pub mod sealed;
 pub mod signing;
 pub mod stream;
