@@ -11,6 +11,7 @@ pub mod auth;
 pub mod console;
 pub mod devices;
 pub mod erasure;
+pub mod export;
 pub mod identity;
 pub mod keys;
 pub mod lifecycle;

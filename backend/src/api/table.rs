@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, get, post, put};
 
 use super::openapi::{Access::*, Doc, Param, Returns, any_object, schema};
 use super::{AppState, console, devices, identity, keys, lifecycle, meta, photos, reports, sync};
-use super::{erasure, openapi_json, teams, users};
+use super::{erasure, export, openapi_json, teams, users};
 use crate::domain;
 use crate::model::{Device, QuarantineItem, TenantPolicy, WipeState};
 use ward_proto::api::{PushRequest, PushResult};
@@ -231,6 +231,9 @@ pub fn routes() -> Vec<(Doc, MethodRouter<AppState>)> {
         post "/v1/tenants/{tenant}/clients/{client}/erase" => erasure::erase, AdminStepUp,
             "Erase a client (Art. 17): typed reason, retention hold, every copy deleted, devices told",
             (ward_proto::erasure::EraseClientRequest) => json = ward_proto::erasure::Erasure;
+        post "/v1/tenants/{tenant}/clients/{client}/export" => export::export, AdminStepUp,
+            "Export a client's record (Art. 15/20): every version as ciphertext, photo URLs, who accessed it; paged, audited",
+            (ward_proto::export::ExportRequest) => json = ward_proto::export::ClientExport;
         get "/v1/tenants/{tenant}/erasures" => erasure::ledger, Admin,
             "The clinic's erasure ledger (who was erased, when, by whom; no content)",
             json = Vec<ward_proto::erasure::Erasure>;

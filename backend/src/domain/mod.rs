@@ -13,6 +13,7 @@ pub mod client_keys;
 pub mod devices;
 pub mod erasure;
 mod error;
+pub mod export;
 pub mod identity;
 pub mod invites;
 pub mod keys;

@@ -88,6 +88,8 @@ codes! {
     InvalidPolicy = "invalid_policy",
     /// A reason must be given (break-glass, deactivation).
     ReasonRequired = "reason_required",
+    /// A use beyond the patient's care (training, marketing) names no consent of its scope.
+    ConsentRequired = "consent_required",
     /// A care team takes only active clinicians.
     NotAClinician = "not_a_clinician",
     /// The ceremony id does not name a ceremony of this kind.

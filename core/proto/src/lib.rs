@@ -12,6 +12,7 @@ pub mod client_keys;
 pub mod envelope;
 pub mod erasure;
 pub mod errors;
+pub mod export;
 pub mod ids;
 pub mod keys;
 pub mod people;
