@@ -353,7 +353,9 @@ fn photos_lose_location_but_keep_their_pixels() {
     assert!(back.ends_with(&last));
     // Export streams the same bytes.
     let mut out = Vec::new();
-    t.vault.export_photo(&cap.view.photo_id, &mut out).unwrap();
+    t.vault
+        .share_photo(&cap.view.photo_id, ConsentScope::Clinical, &mut out)
+        .unwrap();
     assert_eq!(&out[..], &back[..]);
     // Series listing.
     assert_eq!(t.vault.list_photos(&c).unwrap().len(), 1);

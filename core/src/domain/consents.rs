@@ -1,7 +1,10 @@
 //! Consents per client with clinical / training / marketing scopes, and their withdrawal.
 //!
 //! Withdrawal writes a new version with `withdrawn_at_ms`; the given version stays on record.
-//! Photo capture checks for an active clinical consent when the tenant policy requires it.
+//! Photo capture checks for an active clinical consent when the tenant policy requires it; a
+//! share of a photo checks for an active consent of the share's purpose at the time of the share
+//! ([`Vault::share_photo`](crate::vault::Vault::share_photo)), so a withdrawal blocks every later
+//! share of that purpose.
 
 use ward_proto::{Kind, ObjectId};
 
@@ -135,6 +138,95 @@ pub(crate) fn require_active(
         ));
     }
     Ok(())
+}
+
+/// Which uses of a photo its client consents to now: the scopes of the client's active
+/// consents (a consent covers the client's photos, earlier and later ones).
+#[derive(Debug, Clone, PartialEq, Eq, uniffi::Record)]
+pub struct PhotoUses {
+    /// The photo.
+    pub photo_id: String,
+    /// Its client.
+    pub client_id: String,
+    /// Scopes in force now, in the order clinical, training, marketing.
+    pub scopes: Vec<ConsentScope>,
+    /// The active consents that grant them.
+    pub consent_ids: Vec<String>,
+    /// The consent the photo was taken under, if any.
+    pub taken_under: Option<String>,
+    /// Whether that consent is still in force.
+    pub taken_under_active: bool,
+}
+
+/// The active consents of `client` (newest first).
+fn active_of(ctx: &Ctx<'_>, client: ObjectId) -> Vec<ConsentView> {
+    let mut out: Vec<ConsentView> = ctx
+        .unlocked
+        .index
+        .consents
+        .iter()
+        .filter_map(|(id, vs)| view(*id, vs.current()?).ok())
+        .filter(|c| c.client_id == client.to_string() && c.is_active())
+        .collect();
+    out.sort_by_key(|c| std::cmp::Reverse(c.given_at_ms));
+    out
+}
+
+/// The uses of a photo of `client` taken under `taken_under`.
+pub(crate) fn uses_of(
+    ctx: &Ctx<'_>,
+    photo: ObjectId,
+    client: ObjectId,
+    taken_under: Option<ObjectId>,
+) -> PhotoUses {
+    let active = active_of(ctx, client);
+    let mut scopes: Vec<ConsentScopeRecord> = active
+        .iter()
+        .flat_map(|c| c.scopes.iter().map(|s| (*s).into()))
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    let taken = taken_under.map(|t| t.to_string());
+    PhotoUses {
+        photo_id: photo.to_string(),
+        client_id: client.to_string(),
+        scopes: scopes.into_iter().map(Into::into).collect(),
+        consent_ids: active.iter().map(|c| c.consent_id.clone()).collect(),
+        taken_under_active: taken
+            .as_ref()
+            .is_some_and(|t| active.iter().any(|c| &c.consent_id == t)),
+        taken_under: taken,
+    }
+}
+
+/// The newest active consent of `client` covering `scope`, for a share of that purpose; a
+/// clinical share without one is allowed only where the clinic does not require photo consent.
+pub(crate) fn consent_for_use(
+    ctx: &Ctx<'_>,
+    client: ObjectId,
+    scope: ConsentScope,
+) -> Result<Option<String>> {
+    let found = active_of(ctx, client)
+        .into_iter()
+        .find(|c| c.scopes.contains(&scope))
+        .map(|c| c.consent_id);
+    match (found, scope) {
+        (Some(c), _) => Ok(Some(c)),
+        (None, ConsentScope::Clinical) if !ctx.policy.photo_consent_required => Ok(None),
+        (None, s) => Err(CoreError::NotAllowed(format!(
+            "the client has no active {} consent: record one before sharing for this use",
+            scope_name(s)
+        ))),
+    }
+}
+
+/// The scope's name as the apps and the audit log say it.
+pub fn scope_name(s: ConsentScope) -> &'static str {
+    match s {
+        ConsentScope::Clinical => "clinical",
+        ConsentScope::Training => "training",
+        ConsentScope::Marketing => "marketing",
+    }
 }
 
 impl Vault {

@@ -18,7 +18,7 @@ use ward_proto::{Kind, ObjectId, ObjectRef, VersionId};
 use crate::bytes::Bytes;
 use crate::capture::jpeg::{self, ImageFormat, StripPolicy};
 use crate::domain::clients::{self, parse_id, validate_text};
-use crate::domain::consents;
+use crate::domain::consents::{self, ConsentScope, PhotoUses};
 use crate::error::{CoreError, Result};
 use crate::records::{ConsentScopeRecord, PhotoRecord};
 use crate::vault::audit::Action;
@@ -432,25 +432,47 @@ impl Vault {
         })
     }
 
-    /// Streams the decrypted photo to `sink` with one chunk of memory (share / export);
-    /// audited as an export.
-    pub fn export_photo(&self, photo_id: &str, sink: &mut dyn Write) -> Result<u64> {
+    /// Streams the decrypted photo to `sink` with one chunk of memory, for a share of the given
+    /// purpose: refused (`NotAllowed`) unless the client has an active consent of that scope now
+    /// (a clinical share needs one only where the clinic requires photo consent). Audited as an
+    /// export of that purpose; answers the bytes written and the consent relied on.
+    pub fn share_photo(
+        &self,
+        photo_id: &str,
+        purpose: ConsentScope,
+        sink: &mut dyn Write,
+    ) -> Result<(u64, Option<String>)> {
         let id: ObjectId = parse_id(photo_id, "photo")?;
         self.with_unlocked(|ctx| {
             let (rec, _) = record(ctx, id)?;
+            let consent = consents::consent_for_use(ctx, rec.client_id, purpose)?;
             let mut reader = ctx
                 .blobs
                 .reader(&content_ref(ctx, id, &rec), &ctx.ring(Some(rec.client_id)))?;
             let mut sink = sink;
             let n = reader.copy_to(&mut sink)?;
+            let action = match purpose {
+                ConsentScope::Clinical => Action::Export,
+                ConsentScope::Training => Action::ExportTraining,
+                ConsentScope::Marketing => Action::ExportMarketing,
+            };
             ctx.audit(
                 ctx.conn,
-                Action::Export,
+                action,
                 Some(Kind::PhotoContent),
                 Some(id),
                 Some(rec.client_id),
             )?;
-            Ok(n)
+            Ok((n, consent))
+        })
+    }
+
+    /// Which uses the photo's client consents to now (the app shows them on the photo).
+    pub fn photo_uses(&self, photo_id: &str) -> Result<PhotoUses> {
+        let id: ObjectId = parse_id(photo_id, "photo")?;
+        self.with_unlocked(|ctx| {
+            let (rec, _) = record(ctx, id)?;
+            Ok(consents::uses_of(ctx, id, rec.client_id, rec.consent_id))
         })
     }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::error::WardError;
 use crate::bytes::Bytes;
+use crate::domain::consents::{ConsentScope, PhotoUses};
 use crate::domain::photos::{PhotoInput, PhotoView};
 use crate::vault::Vault;
 
@@ -43,6 +44,18 @@ impl Photos {
             }
         }
         Ok(captured.view)
+    }
+    /// The decrypted photo for a share of `purpose` (the OS share sheet, a referral letter):
+    /// refused with `NotAllowed` unless the client has an active consent of that scope now;
+    /// audited as an export of that purpose.
+    pub fn share(&self, photo_id: String, purpose: ConsentScope) -> R<Bytes> {
+        let mut out = Vec::new();
+        self.vault.share_photo(&photo_id, purpose, &mut out)?;
+        Ok(Bytes::from(out))
+    }
+    /// Which uses the photo's client consents to now.
+    pub fn uses(&self, photo_id: String) -> R<PhotoUses> {
+        Ok(self.vault.photo_uses(&photo_id)?)
     }
     /// The decrypted photo (audited).
     pub fn read(&self, photo_id: String) -> R<Bytes> {

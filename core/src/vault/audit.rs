@@ -24,8 +24,12 @@ pub enum Action {
     Sign,
     /// An addendum was added to a signed note.
     Amend,
-    /// Content left the vault in clear (export / share).
+    /// Content left the vault in clear (export / share for the client's care).
     Export,
+    /// A photo left the vault in clear for staff training (under an active training consent).
+    ExportTraining,
+    /// A photo left the vault in clear for marketing (under an active marketing consent).
+    ExportMarketing,
     /// A consent was withdrawn.
     Withdraw,
     /// A search over client data was run (the query itself is not logged).
@@ -47,6 +51,8 @@ impl Action {
             Action::Sign => "sign",
             Action::Amend => "amend",
             Action::Export => "export",
+            Action::ExportTraining => "export.training",
+            Action::ExportMarketing => "export.marketing",
             Action::Withdraw => "withdraw",
             Action::Search => "search",
             Action::Unlock => "unlock",
